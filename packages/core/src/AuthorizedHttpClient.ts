@@ -1,0 +1,106 @@
+/**
+ * An `HttpClient` middleware that puts `Authorization: <type> <token>` on every request, from a
+ * `TokenProvider`.
+ *
+ * When the resource server answers 401, the token that was sent (not a newer one) is invalidated, a
+ * fresh token is fetched (single-flight: 100 requests failing together cause one token request), and
+ * the request is sent once more, when its body can be replayed (not a stream). A second 401 is
+ * returned as it is. A request is never sent without a token: when none can be had, the caller gets
+ * the `TokenError`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as internal from "./internal/authorizedHttpClient.js"
+import type * as TokenError from "./TokenError.js"
+import * as TokenProvider from "./TokenProvider.js"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Invalidate the sent token, get a fresh one and replay the request once on a 401. Default: true. */
+  readonly retryOn401?: boolean | undefined
+}
+
+/**
+ * An `HttpClient` whose requests carry a token, failing with `TokenError` when none can be had.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Client = HttpClient.HttpClient.With<HttpClientError.HttpClientError | TokenError.TokenError>
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export class AuthorizedHttpClient extends Context.Tag("@oauth-cc/core/AuthorizedHttpClient")<
+  AuthorizedHttpClient,
+  Client
+>() {}
+
+/**
+ * Authorizes every request of a client. With a provider given, the result needs nothing more; without,
+ * it reads `TokenProvider` from the context of each request.
+ *
+ * @example
+ * ```ts
+ * import { HttpClient } from "@effect/platform"
+ * import { AuthorizedHttpClient, TokenProvider } from "@oauth-cc/core"
+ * import { Effect } from "effect"
+ *
+ * const program = Effect.gen(function*() {
+ *   const provider = yield* TokenProvider.TokenProvider
+ *   const client = (yield* HttpClient.HttpClient).pipe(AuthorizedHttpClient.authorize(provider))
+ *   return yield* client.get("https://api.example.com/orders")
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
+export const authorize: {
+  (
+    provider: TokenProvider.Service,
+    options?: Options
+  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E | TokenError.TokenError, R>
+  <E, R>(
+    self: HttpClient.HttpClient.With<E, R>
+  ): HttpClient.HttpClient.With<E | TokenError.TokenError, R | TokenProvider.TokenProvider>
+  <E, R>(
+    self: HttpClient.HttpClient.With<E, R>,
+    provider: TokenProvider.Service,
+    options?: Options
+  ): HttpClient.HttpClient.With<E | TokenError.TokenError, R>
+} = internal.authorize as any
+
+/**
+ * The authorized client over the `HttpClient` and `TokenProvider` in the context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (
+  options?: Options
+): Effect.Effect<Client, never, HttpClient.HttpClient | TokenProvider.TokenProvider> =>
+  Effect.map(
+    Effect.all([HttpClient.HttpClient, TokenProvider.TokenProvider]),
+    ([client, provider]) => internal.authorizeWith(client, provider, options)
+  )
+
+/**
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options?: Options
+): Layer.Layer<AuthorizedHttpClient, never, HttpClient.HttpClient | TokenProvider.TokenProvider> =>
+  Layer.effect(AuthorizedHttpClient, make(options))

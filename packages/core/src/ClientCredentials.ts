@@ -1,0 +1,147 @@
+/**
+ * The options of the client credentials grant, and the `Config` that reads them from the environment.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+ * @since 0.1.0
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
+import type * as Either from "effect/Either"
+import type * as Redacted from "effect/Redacted"
+import * as internal from "./internal/clientCredentials.js"
+
+/**
+ * How the client authenticates at the token endpoint.
+ *
+ * - `client_secret_basic` (default): HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1).
+ * - `client_secret_post`: `client_id` and `client_secret` in the form body.
+ * - `tls_client_auth`: mutual TLS (RFC 8705 §2.1); the form carries `client_id`, no secret is sent.
+ *   The TLS client certificate is configured on the `HttpClient` (see `@oauth-cc/node-adapter`).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ * @see https://www.rfc-editor.org/rfc/rfc8705#section-2.1
+ * @since 0.1.0
+ * @category models
+ */
+export type AuthMethod = "client_secret_basic" | "client_secret_post" | "tls_client_auth"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const authMethods: ReadonlyArray<AuthMethod> = internal.authMethods
+
+/**
+ * The retry policy for token requests. 429 and 503 wait as long as `Retry-After` says (capped by
+ * `maxRetryAfter`); other 5xx, timeouts and transport errors back off exponentially with jitter.
+ * 4xx answers are never retried.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions {
+  /** The first backoff delay. Default: 200 millis. */
+  readonly baseDelay?: Duration.DurationInput | undefined
+  /** The factor each further delay grows by. Default: 2. */
+  readonly factor?: number | undefined
+  /** The longest backoff delay. Default: 10 seconds. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /** Token requests per fetch, the first included. Default: 5. `1` disables retries. */
+  readonly maxAttempts?: number | undefined
+  /** The time budget of one fetch, waits included. Default: 30 seconds. */
+  readonly maxElapsed?: Duration.DurationInput | undefined
+  /** The longest `Retry-After` that is waited out; a longer one fails at once. Default: 30 seconds. */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /** Randomise backoff delays (not `Retry-After`) by ±20 % so a fleet does not retry in step. Default: true. */
+  readonly jitter?: boolean | undefined
+}
+
+/**
+ * The options of a client credentials `TokenProvider`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The token endpoint. Must be `https:`, or `http:` on a loopback host (or with `allowInsecureHttp`). */
+  readonly tokenUrl: string | URL
+  /** The client identifier. */
+  readonly clientId: string
+  /** The client secret; required by the `client_secret_*` methods. */
+  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  /** How the client authenticates. Default: `"client_secret_basic"`. */
+  readonly authMethod?: AuthMethod | undefined
+  /**
+   * How id and secret are put into HTTP Basic: `"form"` form-urlencodes them first, as RFC 6749
+   * §2.3.1 requires (oidc-provider insists on it); `"raw"` does not (some servers, such as
+   * @node-oauth/oauth2-server, expect that). Only matters for characters outside `A-Za-z0-9-._~`.
+   * Default: `"form"`.
+   */
+  readonly basicEncoding?: "form" | "raw" | undefined
+  /** The scopes to request: a space-separated string or an array (RFC 6749 §3.3). */
+  readonly scope?: string | ReadonlyArray<string> | undefined
+  /** The `audience` parameter (Auth0 and others). */
+  readonly audience?: string | undefined
+  /** Resource indicators (RFC 8707). */
+  readonly resource?: string | ReadonlyArray<string> | undefined
+  /** More form parameters for the token request. They cannot override the ones above. */
+  readonly extraParams?: Readonly<Record<string, string>> | undefined
+  /** A token is served until `expiresAt - refreshSkew` (capped at half its lifetime). Default: 60 seconds. */
+  readonly refreshSkew?: Duration.DurationInput | undefined
+  /**
+   * The share of a token's usable life after which one background refresh starts while callers keep
+   * getting the current token. `1` disables refresh-ahead. Default: 0.8.
+   */
+  readonly refreshAhead?: number | undefined
+  /** The lifetime assumed when the server sends no `expires_in`. Default: 5 minutes. */
+  readonly defaultExpiresIn?: Duration.DurationInput | undefined
+  /** Accept a response without `token_type` as `Bearer` instead of failing. Default: false. */
+  readonly assumeBearer?: boolean | undefined
+  /** The retry policy. */
+  readonly retry?: RetryOptions | undefined
+  /** The timeout of one token request attempt, body included. Default: 10 seconds. */
+  readonly requestTimeout?: Duration.DurationInput | undefined
+  /**
+   * After a fetch failed for good, calls within this window get the same error without a new request,
+   * so a hot loop cannot hammer the server. A 429's `Retry-After` extends it. Default: 1 second.
+   */
+  readonly failureCooldown?: Duration.DurationInput | undefined
+  /** The most parameter sets (`getFor`) whose tokens are kept; least recently used go first. Default: 1000. */
+  readonly maxCachedKeys?: number | undefined
+  /** The largest token response body read. Default: 1 MiB. */
+  readonly maxResponseBytes?: number | undefined
+  /** Allow an `http:` token URL on a non-loopback host. Default: false. */
+  readonly allowInsecureHttp?: boolean | undefined
+}
+
+/**
+ * Checks options: a parseable token URL that is `https:` (or loopback `http:`), without credentials
+ * or a fragment; a non-empty client id; a secret where the method needs one; valid scope tokens.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validate: (options: Options) => Either.Either<Options, ConfigError.ConfigError> = internal.validate
+
+/**
+ * A `Config` reading the options from `<prefix>_TOKEN_URL`, `<prefix>_CLIENT_ID`,
+ * `<prefix>_CLIENT_SECRET` (redacted), `<prefix>_SCOPE` (space separated), `<prefix>_AUDIENCE`,
+ * `<prefix>_RESOURCE` (space separated) and `<prefix>_AUTH_METHOD`, validated with `validate`.
+ * `overrides` supplies the options that have no variable (retry policy, skew, …).
+ *
+ * @example
+ * ```ts
+ * import { ClientCredentials, TokenProvider } from "@oauth-cc/core"
+ *
+ * // OAUTH_TOKEN_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, …
+ * const TokenProviderLive = TokenProvider.layerConfig(ClientCredentials.config())
+ * ```
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: (
+  prefix?: string,
+  overrides?: Partial<Options>
+) => Config.Config<Options> = internal.config

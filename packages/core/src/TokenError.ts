@@ -1,0 +1,252 @@
+/**
+ * The errors of token acquisition: one closed union, matched with `Effect.catchTag`.
+ *
+ * Every error says whether it is `retryable`, and its `message` names the cause in one line.
+ * No error ever carries the client secret, an access token or the request that held them:
+ * transport causes are kept as a one-line description, server bodies are never attached.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Predicate from "effect/Predicate"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: unique symbol = Symbol.for("@oauth-cc/core/TokenError")
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * The error codes of RFC 6749 §5.2, plus RFC 8707's `invalid_target`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ * @see https://www.rfc-editor.org/rfc/rfc8707#section-2
+ * @since 0.1.0
+ * @category models
+ */
+export type OAuthErrorCode =
+  | "invalid_request"
+  | "invalid_client"
+  | "invalid_grant"
+  | "unauthorized_client"
+  | "unsupported_grant_type"
+  | "invalid_scope"
+  | "invalid_target"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const oauthErrorCodes: ReadonlyArray<OAuthErrorCode> = [
+  "invalid_request",
+  "invalid_client",
+  "invalid_grant",
+  "unauthorized_client",
+  "unsupported_grant_type",
+  "invalid_scope",
+  "invalid_target"
+]
+
+const retryAfterText = (retryAfter: Duration.Duration | undefined): string =>
+  retryAfter === undefined ? "" : `, server asked to retry after ${Duration.format(retryAfter)}`
+
+const attemptsText = (attempts: number): string => attempts === 1 ? "1 attempt" : `${attempts} attempts`
+
+/**
+ * The authorization server refused the request with an RFC 6749 §5.2 error (`invalid_client`,
+ * `invalid_scope`, …). Terminal: retrying the same request gives the same answer.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenRequestRejected extends Data.TaggedError("TokenRequestRejected")<{
+  /** The RFC 6749 §5.2 `error` code; servers may send codes of their own. */
+  readonly error: OAuthErrorCode | (string & {})
+  /** The server's `error_description`, if any (secrets echoed by the server are masked). */
+  readonly errorDescription?: string | undefined
+  /** The server's `error_uri`, if any. */
+  readonly errorUri?: string | undefined
+  /** The HTTP status of the answer. */
+  readonly status: number
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    const description = this.errorDescription ? `: ${this.errorDescription}` : ""
+    return `token request rejected with ${this.error} (HTTP ${this.status})${description}`
+  }
+}
+
+/**
+ * The server kept answering 429 Too Many Requests until the retry policy ran out, or asked for a
+ * wait longer than the policy allows.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6585#section-4
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenRateLimited extends Data.TaggedError("TokenRateLimited")<{
+  /** The last `Retry-After` the server sent, if any. */
+  readonly retryAfter?: Duration.Duration | undefined
+  /** Token requests made before giving up. */
+  readonly attempts: number
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `token endpoint rate limited (HTTP 429) after ${attemptsText(this.attempts)}${
+      retryAfterText(this.retryAfter)
+    }`
+  }
+}
+
+/**
+ * The server answered 5xx until the retry policy ran out.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenServerError extends Data.TaggedError("TokenServerError")<{
+  /** The HTTP status of the last answer. */
+  readonly status: number
+  /** Token requests made before giving up. */
+  readonly attempts: number
+  /** The last `Retry-After` the server sent with a 503, if any. */
+  readonly retryAfter?: Duration.Duration | undefined
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `token endpoint server error (HTTP ${this.status}) after ${attemptsText(this.attempts)}${
+      retryAfterText(this.retryAfter)
+    }`
+  }
+}
+
+/**
+ * The token request never got a complete HTTP answer: connection refused or reset, DNS failure,
+ * a per-attempt timeout, a body cut short.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenTransportError extends Data.TaggedError("TokenTransportError")<{
+  readonly reason: "Timeout" | "Network"
+  /** A one-line description of the cause (never the request, which holds credentials). */
+  readonly detail: string
+  /** Token requests made before giving up. */
+  readonly attempts: number
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return true
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    const what = this.reason === "Timeout" ? "timed out" : "failed"
+    return `token request ${what} after ${attemptsText(this.attempts)}: ${this.detail}`
+  }
+}
+
+/**
+ * The server answered, but not with a usable token response: not JSON, no `access_token`, an
+ * unsupported `token_type`, a bad `expires_in`, a body over the size cap, a redirect or another
+ * unexpected status. Terminal: the server is misconfigured or is not a token endpoint.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenResponseInvalid extends Data.TaggedError("TokenResponseInvalid")<{
+  readonly reason:
+    | "InvalidJson"
+    | "NotAnObject"
+    | "MissingAccessToken"
+    | "InvalidAccessToken"
+    | "MissingTokenType"
+    | "UnsupportedTokenType"
+    | "InvalidExpiresIn"
+    | "InvalidScope"
+    | "BodyTooLarge"
+    | "UnexpectedStatus"
+  /** The HTTP status of the answer. */
+  readonly status: number
+  /** What was wrong, in one line; never a value taken from the body. */
+  readonly detail: string
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `invalid token response (HTTP ${this.status}, ${this.reason}): ${this.detail}`
+  }
+}
+
+/**
+ * Every error `TokenProvider` can fail with.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TokenError =
+  | TokenRequestRejected
+  | TokenRateLimited
+  | TokenServerError
+  | TokenTransportError
+  | TokenResponseInvalid
+
+/**
+ * @since 0.1.0
+ * @category refinements
+ */
+export const isTokenError = (u: unknown): u is TokenError => Predicate.hasProperty(u, TypeId)
+
+/**
+ * The exit code the `oauth-cc` CLI uses for each error, documented in its README.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const exitCode = (error: TokenError): number => {
+  switch (error._tag) {
+    case "TokenRequestRejected":
+      return 3
+    case "TokenRateLimited":
+      return 4
+    case "TokenServerError":
+      return 5
+    case "TokenTransportError":
+      return 6
+    case "TokenResponseInvalid":
+      return 7
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * @since 0.1.0
+ */
+export * as AccessToken from "./AccessToken.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as AuthorizedHttpClient from "./AuthorizedHttpClient.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as ClientCredentials from "./ClientCredentials.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenError from "./TokenError.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenProvider from "./TokenProvider.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TokenStore from "./TokenStore.js"

@@ -1,0 +1,546 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { identity } from "effect/Function"
+import * as Metric from "effect/Metric"
+import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as AccessToken from "../AccessToken.js"
+import * as TokenError from "../TokenError.js"
+import type { Resolved } from "./clientCredentials.js"
+
+/**
+ * The parameters a token is requested for; normalized (sorted, de-duplicated) so equal sets are equal.
+ *
+ * @internal
+ */
+export interface Params {
+  readonly scope: ReadonlyArray<string>
+  readonly audience: string | undefined
+  readonly resource: ReadonlyArray<string>
+}
+
+const reservedParams = new Set([
+  "grant_type",
+  "scope",
+  "audience",
+  "resource",
+  "client_id",
+  "client_secret",
+  "client_assertion",
+  "client_assertion_type"
+])
+
+/**
+ * RFC 6749 §2.3.1 / Appendix B: id and secret are form-urlencoded before they are joined for Basic.
+ *
+ * @internal
+ */
+export const formEncode = (value: string): string => new URLSearchParams([["", value]]).toString().slice(1)
+
+/** @internal */
+export const basicCredentials = (id: string, secret: string, encoding: "form" | "raw"): string => {
+  const encode = encoding === "form" ? formEncode : identity<string>
+  return `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`, "utf8").toString("base64")}`
+}
+
+/**
+ * Builds the token request (RFC 6749 §4.4.2): a form-encoded POST that accepts JSON.
+ *
+ * @internal
+ */
+export const buildRequest = (options: Resolved, params: Params): HttpClientRequest.HttpClientRequest => {
+  const form: Array<[string, string]> = [["grant_type", "client_credentials"]]
+  if (params.scope.length > 0) form.push(["scope", params.scope.join(" ")])
+  if (params.audience !== undefined) form.push(["audience", params.audience])
+  for (const resource of params.resource) form.push(["resource", resource])
+  for (const [key, value] of Object.entries(options.extraParams)) {
+    if (!reservedParams.has(key)) form.push([key, value])
+  }
+  let request = HttpClientRequest.post(options.tokenUrl).pipe(HttpClientRequest.acceptJson)
+  switch (options.authMethod) {
+    case "client_secret_basic": {
+      request = HttpClientRequest.setHeader(
+        request,
+        "authorization",
+        basicCredentials(options.clientId, Redacted.value(options.clientSecret!), options.basicEncoding)
+      )
+      break
+    }
+    case "client_secret_post": {
+      form.push(["client_id", options.clientId], ["client_secret", Redacted.value(options.clientSecret!)])
+      break
+    }
+    case "tls_client_auth": {
+      form.push(["client_id", options.clientId])
+      break
+    }
+  }
+  return HttpClientRequest.bodyUrlParams(request, form)
+}
+
+// -----------------------------------------------------------------------------
+// decoding
+// -----------------------------------------------------------------------------
+
+const maxExpiresInSeconds = 10 * 365 * 24 * 60 * 60
+
+const ExpiresIn = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
+  Schema.filter((n) => Number.isFinite(n) && n > 0 && n <= maxExpiresInSeconds)
+)
+
+/**
+ * A successful token response (RFC 6749 §5.1). Unknown members are ignored; `expires_in` may be a
+ * number or a numeric string; `null` counts as absent.
+ *
+ * @internal
+ */
+export const TokenResponse = Schema.Struct({
+  access_token: Schema.String,
+  token_type: Schema.optionalWith(Schema.String, { nullable: true }),
+  expires_in: Schema.optionalWith(ExpiresIn, { nullable: true }),
+  scope: Schema.optionalWith(Schema.String, { nullable: true })
+})
+
+const decodeTokenResponse = Schema.decodeUnknownEither(TokenResponse, { onExcessProperty: "ignore" })
+
+/**
+ * An error response (RFC 6749 §5.2).
+ *
+ * @internal
+ */
+export const ErrorResponse = Schema.Struct({
+  error: Schema.String,
+  error_description: Schema.optionalWith(Schema.String, { nullable: true }),
+  error_uri: Schema.optionalWith(Schema.String, { nullable: true })
+})
+
+const decodeErrorResponse = Schema.decodeUnknownOption(ErrorResponse)
+
+/** RFC 6750 §2.1 b64token is narrower; any visible ASCII is accepted, nothing that could split a header. */
+const tokenValue = /^[\x21-\x7e]+$/
+
+/** @internal */
+export interface RawResponse {
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/** Masks occurrences of the client secret in text the server sent back. @internal */
+export type Scrub = (text: string) => string
+
+const clip = (text: string, max = 200): string => text.length > max ? `${text.slice(0, max)}…` : text
+
+const parseBody = (response: RawResponse): Option.Option<unknown> => {
+  try {
+    return Option.some(JSON.parse(response.body))
+  } catch {
+    const contentType = response.headers["content-type"] ?? ""
+    if (contentType.startsWith("application/x-www-form-urlencoded")) {
+      return Option.some(Object.fromEntries(new URLSearchParams(response.body)))
+    }
+    return Option.none()
+  }
+}
+
+const invalid = (status: number, reason: TokenError.TokenResponseInvalid["reason"], detail: string) =>
+  new TokenError.TokenResponseInvalid({ status, reason, detail })
+
+const rejected = (status: number, body: unknown, scrub: Scrub): Option.Option<TokenError.TokenRequestRejected> =>
+  Option.map(decodeErrorResponse(body), (e) =>
+    new TokenError.TokenRequestRejected({
+      status,
+      error: clip(scrub(e.error), 64),
+      errorDescription: e.error_description === undefined ? undefined : clip(scrub(e.error_description)),
+      errorUri: e.error_uri === undefined ? undefined : clip(scrub(e.error_uri))
+    }))
+
+const fieldReason = (path: PropertyKey | undefined): TokenError.TokenResponseInvalid["reason"] => {
+  switch (path) {
+    case "access_token":
+      return "MissingAccessToken"
+    case "token_type":
+      return "UnsupportedTokenType"
+    case "expires_in":
+      return "InvalidExpiresIn"
+    default:
+      return "InvalidScope"
+  }
+}
+
+const fieldDetail: Record<TokenError.TokenResponseInvalid["reason"], string> = {
+  InvalidJson: "the body is not JSON",
+  NotAnObject: "the body is not a JSON object",
+  MissingAccessToken: "access_token is missing or not a string",
+  InvalidAccessToken: "access_token is empty or has characters a header cannot carry",
+  MissingTokenType: "token_type is missing (set assumeBearer to accept that)",
+  UnsupportedTokenType: "token_type is not a string",
+  InvalidExpiresIn: `expires_in must be a number of seconds in (0, ${maxExpiresInSeconds}]`,
+  InvalidScope: "scope is not a string",
+  BodyTooLarge: "the body is over the size cap",
+  UnexpectedStatus: "unexpected status"
+}
+
+/**
+ * Turns a successful answer into token fields, or the error it stands for.
+ *
+ * @internal
+ */
+export const decodeSuccess = (
+  response: RawResponse,
+  options: Resolved,
+  params: Params,
+  now: number,
+  scrub: Scrub
+): Either.Either<AccessToken.AccessToken, TokenError.TokenError> => {
+  const status = response.status
+  const parsed = parseBody(response)
+  if (Option.isNone(parsed)) return Either.left(invalid(status, "InvalidJson", fieldDetail.InvalidJson))
+  const body = parsed.value
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return Either.left(invalid(status, "NotAnObject", fieldDetail.NotAnObject))
+  }
+  if ("error" in body) {
+    const rejection = rejected(status, body, scrub)
+    if (Option.isSome(rejection)) return Either.left(rejection.value)
+  }
+  const decoded = decodeTokenResponse(body)
+  if (Either.isLeft(decoded)) {
+    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
+    const reason = fieldReason(issues[0]?.path[0])
+    return Either.left(invalid(status, reason, fieldDetail[reason]))
+  }
+  const fields = decoded.right
+  if (!tokenValue.test(fields.access_token)) {
+    return Either.left(invalid(status, "InvalidAccessToken", fieldDetail.InvalidAccessToken))
+  }
+  let tokenType: string
+  if (fields.token_type === undefined) {
+    if (!options.assumeBearer) return Either.left(invalid(status, "MissingTokenType", fieldDetail.MissingTokenType))
+    tokenType = "Bearer"
+  } else if (fields.token_type.toLowerCase() === "bearer") {
+    tokenType = "Bearer"
+  } else {
+    return Either.left(
+      invalid(status, "UnsupportedTokenType", `token_type "${clip(scrub(fields.token_type), 32)}" is not supported`)
+    )
+  }
+  const lifetime = fields.expires_in === undefined ? options.defaultExpiresInMillis : fields.expires_in * 1000
+  return Either.right(AccessToken.make({
+    value: Redacted.make(fields.access_token),
+    tokenType,
+    issuedAt: now,
+    expiresAt: now + Math.floor(lifetime),
+    scope: fields.scope === undefined ? params.scope : fields.scope.split(" ").filter((s) => s.length > 0)
+  }))
+}
+
+/**
+ * RFC 9110 §10.2.3: delta-seconds or an HTTP-date.
+ *
+ * @internal
+ */
+export const parseRetryAfter = (value: string | undefined, now: number): Duration.Duration | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Duration.seconds(Number(trimmed))
+  const date = Date.parse(trimmed)
+  if (Number.isNaN(date)) return undefined
+  return Duration.millis(Math.max(0, date - now))
+}
+
+/**
+ * Classifies one complete answer of the token endpoint.
+ *
+ * @internal
+ */
+export const classify = (
+  response: RawResponse,
+  options: Resolved,
+  params: Params,
+  now: number,
+  scrub: Scrub
+): Either.Either<AccessToken.AccessToken, TokenError.TokenError> => {
+  const status = response.status
+  if (status >= 200 && status < 300) return decodeSuccess(response, options, params, now, scrub)
+  if (status === 429) {
+    return Either.left(
+      new TokenError.TokenRateLimited({
+        retryAfter: parseRetryAfter(response.headers["retry-after"], now),
+        attempts: 1
+      })
+    )
+  }
+  if (status >= 500) {
+    return Either.left(
+      new TokenError.TokenServerError({
+        status,
+        attempts: 1,
+        retryAfter: status === 503 ? parseRetryAfter(response.headers["retry-after"], now) : undefined
+      })
+    )
+  }
+  if (status === 408) {
+    return Either.left(
+      new TokenError.TokenTransportError({
+        reason: "Timeout",
+        detail: "server answered 408 Request Timeout",
+        attempts: 1
+      })
+    )
+  }
+  if (status >= 300 && status < 400) {
+    return Either.left(invalid(status, "UnexpectedStatus", "the token endpoint redirected; redirects are not followed"))
+  }
+  if (status >= 400) {
+    const rejection = Option.flatMap(parseBody(response), (body) => rejected(status, body, scrub))
+    if (Option.isSome(rejection)) return Either.left(rejection.value)
+    if (status === 401) {
+      return Either.left(
+        new TokenError.TokenRequestRejected({
+          status,
+          error: "invalid_client",
+          errorDescription: "HTTP 401 without an RFC 6749 error body"
+        })
+      )
+    }
+  }
+  return Either.left(invalid(status, "UnexpectedStatus", `HTTP ${status} without an RFC 6749 error body`))
+}
+
+// -----------------------------------------------------------------------------
+// one attempt
+// -----------------------------------------------------------------------------
+
+const readBody = (response: HttpClientResponse.HttpClientResponse, cap: number) =>
+  Stream.runFoldEffect(
+    response.stream,
+    { size: 0, chunks: Chunk.empty<Uint8Array>() },
+    (acc, chunk) => {
+      const size = acc.size + chunk.length
+      return size > cap
+        ? Effect.fail(invalid(response.status, "BodyTooLarge", `the body is over ${cap} bytes`))
+        : Effect.succeed({ size, chunks: Chunk.append(acc.chunks, chunk) })
+    }
+  ).pipe(Effect.map(({ chunks }) => new TextDecoder().decode(Buffer.concat(Chunk.toReadonlyArray(chunks)))))
+
+/** fetch follows redirects unless told not to (undici's client never does); other init options are kept. */
+const noRedirects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    Effect.serviceOption(FetchHttpClient.RequestInit),
+    (init) =>
+      Effect.provideService(self, FetchHttpClient.RequestInit, {
+        ...Option.getOrElse(init, () => ({})),
+        redirect: "manual"
+      })
+  )
+
+const describeCause = (cause: unknown): string => {
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code
+    const inner = (cause as { cause?: unknown }).cause
+    const base = typeof code === "string" ? `${code} ${cause.message}` : cause.message
+    return inner instanceof Error && inner.message !== cause.message ? `${base} (${describeCause(inner)})` : base
+  }
+  return String(cause)
+}
+
+const transportError = (error: HttpClientError.HttpClientError, scrub: Scrub) =>
+  new TokenError.TokenTransportError({
+    reason: "Network",
+    detail: clip(scrub(`${error.reason}: ${describeCause(error.cause ?? error.message)}`), 300),
+    attempts: 1
+  })
+
+/**
+ * Sends one token request and classifies the answer, within the per-attempt timeout.
+ *
+ * @internal
+ */
+export const attempt = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  options: Resolved,
+  params: Params,
+  scrub: Scrub
+): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
+  client.execute(request).pipe(
+    Effect.flatMap((response) =>
+      Effect.map(readBody(response, options.maxResponseBytes), (body) => ({
+        status: response.status,
+        headers: response.headers,
+        body
+      }))
+    ),
+    noRedirects,
+    Effect.catchTags({
+      RequestError: (error) => Effect.fail(transportError(error, scrub)),
+      ResponseError: (error) => Effect.fail(transportError(error, scrub))
+    }),
+    Effect.scoped,
+    Effect.timeoutFail({
+      duration: options.requestTimeoutMillis,
+      onTimeout: () =>
+        new TokenError.TokenTransportError({
+          reason: "Timeout",
+          detail: `no complete answer within ${Duration.format(Duration.millis(options.requestTimeoutMillis))}`,
+          attempts: 1
+        })
+    }),
+    Effect.flatMap((response) =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub))
+    )
+  )
+
+// -----------------------------------------------------------------------------
+// retry policy
+// -----------------------------------------------------------------------------
+
+const retryAfterOf = (error: TokenError.TokenError): Duration.Duration | undefined =>
+  error._tag === "TokenRateLimited" || error._tag === "TokenServerError" ? error.retryAfter : undefined
+
+/**
+ * The retry schedule: `Retry-After` when the server sent one, else capped exponential backoff with
+ * jitter; only retryable errors, at most `maxAttempts` requests within `maxElapsed`, and never a
+ * `Retry-After` longer than `maxRetryAfter`.
+ *
+ * @internal
+ */
+export const retrySchedule = (policy: Resolved["retry"]): Schedule.Schedule<unknown, TokenError.TokenError> => {
+  const backoff = Schedule.exponential(Duration.millis(policy.baseDelayMillis), policy.factor)
+  return (policy.jitter ? Schedule.jittered(backoff) : backoff).pipe(
+    Schedule.intersect(Schedule.identity<TokenError.TokenError>()),
+    Schedule.modifyDelay(([, error], delay) => {
+      const retryAfter = retryAfterOf(error)
+      return retryAfter ?? Duration.min(delay, Duration.millis(policy.maxDelayMillis))
+    }),
+    Schedule.intersect(Schedule.recurs(policy.maxAttempts - 1)),
+    Schedule.whileInput((error: TokenError.TokenError) => {
+      const retryAfter = retryAfterOf(error)
+      return error.retryable &&
+        (retryAfter === undefined || Duration.toMillis(retryAfter) <= policy.maxRetryAfterMillis)
+    }),
+    Schedule.upTo(Duration.millis(policy.maxElapsedMillis))
+  )
+}
+
+const withAttempts = (error: TokenError.TokenError, attempts: number): TokenError.TokenError => {
+  switch (error._tag) {
+    case "TokenRateLimited":
+      return new TokenError.TokenRateLimited({ ...error, attempts })
+    case "TokenServerError":
+      return new TokenError.TokenServerError({ ...error, attempts })
+    case "TokenTransportError":
+      return new TokenError.TokenTransportError({ ...error, attempts })
+    default:
+      return error
+  }
+}
+
+// -----------------------------------------------------------------------------
+// metrics
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const fetchCounter = Metric.counter("oauth_cc_token_fetch_total", {
+  description: "Token fetches by outcome (success or the TokenError tag)",
+  incremental: true
+})
+
+/** @internal */
+export const fetchLatency = Metric.histogram(
+  "oauth_cc_token_fetch_duration_ms",
+  MetricBoundaries.exponential({ start: 5, factor: 2, count: 14 }),
+  "Token fetch latency in milliseconds, retries included"
+)
+
+/** @internal */
+export const attemptCounter = Metric.counter("oauth_cc_token_request_total", {
+  description: "Token requests sent (attempts, retries included)",
+  incremental: true
+})
+
+/**
+ * One token fetch: attempts under the retry policy, traced and measured.
+ *
+ * @internal
+ */
+export const fetch = (
+  client: HttpClient.HttpClient,
+  options: Resolved,
+  params: Params,
+  scrub: Scrub
+): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
+  Effect.suspend(() => {
+    let attempts = 0
+    const schedule = retrySchedule(options.retry)
+    const one = Effect.suspend(() => {
+      attempts++
+      const current = attempts
+      return attempt(client, buildRequest(options, params), options, params, scrub).pipe(
+        Effect.tapError((error) =>
+          Effect.logDebug(`oauth-cc: token request attempt ${current} failed: ${error.message}`)
+        ),
+        Effect.withSpan("oauth-cc.token.attempt", { attributes: { "oauth.attempt": current } }),
+        Metric.trackAll(attemptCounter, 1)
+      )
+    })
+    return Effect.clockWith((clock) => {
+      const start = clock.unsafeCurrentTimeMillis()
+      return one.pipe(
+        Effect.retry(schedule),
+        Effect.mapError((error) => withAttempts(error, attempts)),
+        Effect.onExit((exit) =>
+          Effect.zipRight(
+            fetchLatency(Effect.succeed(clock.unsafeCurrentTimeMillis() - start)),
+            Effect.annotateCurrentSpan({
+              "oauth.attempts": attempts,
+              "oauth.outcome": exit._tag === "Success" ? "success" : outcomeOf(exit.cause)
+            })
+          )
+        ),
+        Effect.tapBoth({
+          onFailure: (error) => Metric.increment(Metric.tagged(fetchCounter, "outcome", error._tag)),
+          onSuccess: () => Metric.increment(Metric.tagged(fetchCounter, "outcome", "success"))
+        }),
+        Effect.withSpan("oauth-cc.token.fetch", {
+          kind: "client",
+          attributes: {
+            "oauth.token_endpoint.host": options.tokenUrl.host,
+            "oauth.client_id": options.clientId,
+            "oauth.scope": params.scope.join(" ")
+          }
+        })
+      )
+    })
+  })
+
+const outcomeOf = (cause: Cause.Cause<TokenError.TokenError>): string =>
+  Option.match(Cause.failureOption(cause), { onNone: () => "interrupted", onSome: (error) => error._tag })
+
+/**
+ * A scrubber masking the secret (raw and form-encoded) in text that came back from the server.
+ *
+ * @internal
+ */
+export const makeScrub = (secret: Redacted.Redacted<string> | undefined): Scrub => {
+  if (secret === undefined) return identity
+  const raw = Redacted.value(secret)
+  if (raw.length < 4) return identity
+  const forms = Array.from(new Set([raw, formEncode(raw), encodeURIComponent(raw)]))
+  return (text) => forms.reduce((acc, form) => acc.split(form).join("<redacted>"), text)
+}

@@ -1,0 +1,251 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as AccessToken from "../AccessToken.js"
+import type * as ClientCredentials from "../ClientCredentials.js"
+import type * as TokenError from "../TokenError.js"
+import type * as TokenProvider from "../TokenProvider.js"
+import * as TokenStore from "../TokenStore.js"
+import { normalizeList, resolve, type Resolved, splitList } from "./clientCredentials.js"
+import * as Endpoint from "./tokenEndpoint.js"
+import { makeMemory } from "./tokenStore.js"
+
+/** @internal */
+export const cacheCounter = Metric.counter("oauth_cc_token_cache_total", {
+  description: "TokenProvider.get results: hit, miss, joined (waited for a fetch under way), refresh-ahead",
+  incremental: true
+})
+
+const hitCounter = Metric.tagged(cacheCounter, "result", "hit")
+const missCounter = Metric.tagged(cacheCounter, "result", "miss")
+const joinedCounter = Metric.tagged(cacheCounter, "result", "joined")
+const refreshAheadCounter = Metric.tagged(cacheCounter, "result", "refresh-ahead")
+const staleCounter = Metric.tagged(cacheCounter, "result", "stale-on-error")
+
+/** Coordination state of one key: the fetch under way, and the last failure while it cools down. */
+interface KeyState {
+  inflight: Deferred.Deferred<AccessToken.AccessToken, TokenError.TokenError> | undefined
+  failure: { readonly error: TokenError.TokenError; readonly until: number } | undefined
+}
+
+/** @internal */
+export const cacheKey = (options: Resolved, params: Endpoint.Params): string =>
+  JSON.stringify([
+    options.tokenUrl.href,
+    options.clientId,
+    options.authMethod,
+    params.scope,
+    params.audience ?? null,
+    params.resource
+  ])
+
+/** @internal */
+export const normalizeParams = (options: Resolved, params: TokenProvider.Params): Endpoint.Params => ({
+  scope: params.scope === undefined ? options.scope : normalizeList(splitList(params.scope)),
+  audience: params.audience ?? options.audience,
+  resource: params.resource === undefined ? options.resource : normalizeList(splitList(params.resource))
+})
+
+/** @internal */
+export const make = (
+  options: ClientCredentials.Options
+): Effect.Effect<TokenProvider.Service, never, HttpClient.HttpClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const resolved = resolve(options)
+    const client = yield* HttpClient.HttpClient
+    const scope = yield* Effect.scope
+    const store = yield* Effect.serviceOption(TokenStore.TokenStore).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => makeMemory({ maxKeys: resolved.maxCachedKeys }),
+        onSome: Effect.succeed
+      }))
+    )
+    const scrub = Endpoint.makeScrub(resolved.clientSecret)
+    const states = new Map<string, KeyState>()
+    const skew = resolved.refreshSkewMillis
+
+    /** The token is served until then. */
+    const serveUntil = (token: AccessToken.AccessToken) => token.expiresAt - AccessToken.effectiveSkew(token, skew)
+    /** One background refresh starts from then. */
+    const refreshAt = (token: AccessToken.AccessToken) =>
+      token.issuedAt + resolved.refreshAhead * (serveUntil(token) - token.issuedAt)
+
+    const cooldownOf = (error: TokenError.TokenError): number => {
+      const retryAfter = "retryAfter" in error && error.retryAfter !== undefined
+        ? Math.min(Duration.toMillis(error.retryAfter), resolved.retry.maxRetryAfterMillis)
+        : 0
+      return Math.max(resolved.failureCooldownMillis, retryAfter)
+    }
+
+    const pruneStates = (now: number) => {
+      if (states.size <= resolved.maxCachedKeys) return
+      for (const [key, state] of states) {
+        if (state.inflight === undefined && (state.failure === undefined || state.failure.until <= now)) {
+          states.delete(key)
+        }
+      }
+    }
+
+    /** Under the store's lock: a token another instance stored meanwhile, else a fetch. */
+    const fetchAndStore = (key: string, params: Endpoint.Params) => {
+      const fetchNew = Endpoint.fetch(client, resolved, params, scrub).pipe(
+        Effect.tap((token) => store.set(key, token))
+      )
+      if (!store.shared) return fetchNew
+      return store.withFetchLock(
+        key,
+        Effect.flatMap(
+          Effect.zip(store.get(key), Effect.clockWith((clock) => clock.currentTimeMillis)),
+          ([stored, now]) =>
+            Option.isSome(stored) && now < refreshAt(stored.value) ? Effect.succeed(stored.value) : fetchNew
+        )
+      )
+    }
+
+    /**
+     * Starts the one fetch for `key` in the provider's scope, so that a caller who stops waiting
+     * does not cancel it for the others. Synchronous up to the fork: no other fiber can interleave.
+     */
+    const startFetch = (key: string, state: KeyState, params: Endpoint.Params) => {
+      const deferred = Deferred.unsafeMake<AccessToken.AccessToken, TokenError.TokenError>(FiberId.none)
+      state.inflight = deferred
+      return fetchAndStore(key, params).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.clockWith((clock) => {
+            const now = clock.unsafeCurrentTimeMillis()
+            state.inflight = undefined
+            if (Exit.isSuccess(exit)) {
+              state.failure = undefined
+              states.delete(key)
+            } else {
+              const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
+              state.failure = error === undefined ? undefined : { error, until: now + cooldownOf(error) }
+              if (state.failure === undefined) states.delete(key)
+            }
+            pruneStates(now)
+            return Deferred.done(deferred, exit)
+          })
+        ),
+        Effect.forkIn(scope),
+        Effect.as(deferred)
+      )
+    }
+
+    const stateOf = (key: string): KeyState => {
+      let state = states.get(key)
+      if (state === undefined) {
+        state = { inflight: undefined, failure: undefined }
+        states.set(key, state)
+      }
+      return state
+    }
+
+    /** Waits for the fetch; when it fails and the old token has not really expired, serves that. */
+    const await_ = (
+      deferred: Deferred.Deferred<AccessToken.AccessToken, TokenError.TokenError>,
+      stale: AccessToken.AccessToken | undefined
+    ) =>
+      stale === undefined
+        ? Deferred.await(deferred)
+        : Deferred.await(deferred).pipe(
+          Effect.catchAll((error) =>
+            Effect.clockWith((clock) =>
+              clock.unsafeCurrentTimeMillis() < stale.expiresAt
+                ? Effect.as(Metric.increment(staleCounter), stale)
+                : Effect.fail(error)
+            )
+          )
+        )
+
+    /** The slow path: no token to serve. Joins the fetch under way, or starts one. */
+    const miss = (key: string, params: Endpoint.Params, stale: AccessToken.AccessToken | undefined, now: number) =>
+      Effect.suspend(() => {
+        const state = stateOf(key)
+        if (state.inflight !== undefined) {
+          return Effect.zipRight(Metric.increment(joinedCounter), await_(state.inflight, stale)).pipe(
+            Effect.withSpan("oauth-cc.token.get", { attributes: { "oauth.cache": "joined" } })
+          )
+        }
+        if (state.failure !== undefined && now < state.failure.until) {
+          const error = state.failure.error
+          return (stale !== undefined && now < stale.expiresAt ? Effect.succeed(stale) : Effect.fail(error)).pipe(
+            Effect.withSpan("oauth-cc.token.get", { attributes: { "oauth.cache": "cooldown" } })
+          )
+        }
+        return Effect.zipRight(
+          Metric.increment(missCounter),
+          Effect.flatMap(startFetch(key, state, params), (d) => await_(d, stale))
+        ).pipe(
+          Effect.withSpan("oauth-cc.token.get", { attributes: { "oauth.cache": "miss" } })
+        )
+      })
+
+    /** Starts a background refresh unless one is under way or the key is cooling down. */
+    const refreshAhead = (key: string, params: Endpoint.Params, now: number) =>
+      Effect.suspend(() => {
+        const state = stateOf(key)
+        if (state.inflight !== undefined || (state.failure !== undefined && now < state.failure.until)) {
+          return Effect.void
+        }
+        return Effect.zipRight(Metric.increment(refreshAheadCounter), startFetch(key, state, params)).pipe(
+          Effect.withSpan("oauth-cc.token.refresh-ahead")
+        )
+      })
+
+    const getKey = (
+      key: string,
+      params: Endpoint.Params
+    ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
+      Effect.clockWith((clock) =>
+        Effect.flatMap(store.get(key), (cached) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (cached._tag === "Some") {
+            const token = cached.value
+            if (now < serveUntil(token)) {
+              const hit = Effect.as(Metric.increment(hitCounter), token)
+              return now < refreshAt(token) ? hit : Effect.zipRight(refreshAhead(key, params, now), hit)
+            }
+            return miss(key, params, now < token.expiresAt ? token : undefined, now)
+          }
+          return miss(key, params, undefined, now)
+        })
+      )
+
+    const refreshKey = (key: string, params: Endpoint.Params) =>
+      Effect.clockWith((clock) =>
+        Effect.suspend(() => {
+          const now = clock.unsafeCurrentTimeMillis()
+          const state = stateOf(key)
+          if (state.inflight !== undefined) return Deferred.await(state.inflight)
+          if (state.failure !== undefined && now < state.failure.until) return Effect.fail(state.failure.error)
+          return Effect.flatMap(startFetch(key, state, params), Deferred.await)
+        })
+      ).pipe(Effect.withSpan("oauth-cc.token.refresh"))
+
+    const defaultParams: Endpoint.Params = {
+      scope: resolved.scope,
+      audience: resolved.audience,
+      resource: resolved.resource
+    }
+    const defaultKey = cacheKey(resolved, defaultParams)
+    const keyOf = (params: TokenProvider.Params | undefined) => {
+      if (params === undefined) return [defaultKey, defaultParams] as const
+      const normalized = normalizeParams(resolved, params)
+      return [cacheKey(resolved, normalized), normalized] as const
+    }
+
+    return {
+      get: getKey(defaultKey, defaultParams),
+      getFor: (params) => Effect.suspend(() => getKey(...keyOf(params))),
+      refresh: refreshKey(defaultKey, defaultParams),
+      invalidate: (token, params) => store.remove(keyOf(params)[0], token)
+    } satisfies TokenProvider.Service
+  })

@@ -1,0 +1,56 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+
+/** The canary secret: no error message, log line or span may ever contain it. */
+export const canarySecret = "s3cr3t-CANARY-f00d"
+
+export const baseOptions = {
+  tokenUrl: "https://auth.example.test/oauth/token",
+  clientId: "client-1",
+  clientSecret: Redacted.make(canarySecret)
+} as const
+
+export interface Reply {
+  readonly status?: number
+  readonly headers?: Record<string, string>
+  readonly body?: string | object
+}
+
+export interface Seen {
+  readonly method: string
+  readonly url: string
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: string
+}
+
+/**
+ * A fake token endpoint as an `HttpClient` (no sockets): answers each request with `respond`, which
+ * may be an Effect (to delay with the Clock, or to never answer).
+ */
+export const fakeClient = (
+  respond: (request: Seen, n: number) => Reply | Effect.Effect<Reply>
+): { readonly client: HttpClient.HttpClient; readonly seen: Array<Seen> } => {
+  const seen: Array<Seen> = []
+  const client = HttpClient.make((request: HttpClientRequest.HttpClientRequest, url) => {
+    const body = request.body._tag === "Uint8Array" ? new TextDecoder().decode(request.body.body) : ""
+    const entry: Seen = { method: request.method, url: url.toString(), headers: request.headers, body }
+    seen.push(entry)
+    const reply = respond(entry, seen.length)
+    return Effect.map(Effect.isEffect(reply) ? reply : Effect.succeed(reply), (r) => {
+      const text = r.body === undefined ? "" : typeof r.body === "string" ? r.body : JSON.stringify(r.body)
+      const headers = { "content-type": "application/json", ...r.headers }
+      return HttpClientResponse.fromWeb(request, new Response(text, { status: r.status ?? 200, headers }))
+    })
+  })
+  return { client, seen }
+}
+
+export const tokenBody = (n: number, extra: object = {}) => ({
+  access_token: `tok-${n}`,
+  token_type: "Bearer",
+  expires_in: 3600,
+  ...extra
+})
