@@ -1,0 +1,141 @@
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Undici from "undici"
+import type * as NodeTransport from "../NodeTransport.js"
+
+/** @internal */
+export interface ResolvedProxy {
+  readonly httpProxy: string | undefined
+  readonly httpsProxy: string | undefined
+  readonly noProxy: string | undefined
+}
+
+/** An `http:` or `https:` URL, else an `InvalidData` naming the variable. Never echoes the value (it may hold credentials). */
+const proxyUrl = (
+  name: string,
+  value: string | URL | undefined
+): Either.Either<string | undefined, ConfigError.ConfigError> => {
+  if (value === undefined) return Either.right(undefined)
+  const text = String(value).trim()
+  if (text === "") return Either.right(undefined)
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    return Either.left(ConfigError.InvalidData([name], "is not a valid proxy URL"))
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return Either.left(ConfigError.InvalidData([name], `must be an http: or https: proxy URL, not ${url.protocol}`))
+  }
+  return Either.right(url.href)
+}
+
+/** The first of the variables that is set and not empty (lower case first, as curl and undici read them). */
+const firstOf = (...names: ReadonlyArray<string>) =>
+  Effect.forEach(names, (name) => Effect.map(Config.option(Config.string(name)), (value) => [name, value] as const))
+    .pipe(
+      Effect.map((values) => {
+        for (const [name, value] of values) {
+          if (Option.isSome(value) && value.value.trim() !== "") return [name, value.value] as const
+        }
+        return [names[0]!, undefined] as const
+      })
+    )
+
+/** @internal */
+export const proxyFromEnv: Effect.Effect<ResolvedProxy, ConfigError.ConfigError> = Effect.gen(function*() {
+  const [httpName, http] = yield* firstOf("http_proxy", "HTTP_PROXY")
+  const [httpsName, https] = yield* firstOf("https_proxy", "HTTPS_PROXY")
+  const [, noProxy] = yield* firstOf("no_proxy", "NO_PROXY")
+  return {
+    httpProxy: yield* proxyUrl(httpName, http),
+    httpsProxy: yield* proxyUrl(httpsName, https),
+    noProxy: noProxy?.trim()
+  }
+})
+
+/** @internal */
+export const resolveProxy = (
+  proxy: NodeTransport.ProxyOptions | undefined
+): Effect.Effect<ResolvedProxy | undefined, ConfigError.ConfigError> => {
+  if (proxy === false) return Effect.succeed(undefined)
+  if (proxy === undefined || proxy === "env") return proxyFromEnv
+  if (typeof proxy === "string" || proxy instanceof URL) {
+    return Effect.map(proxyUrl("proxy", proxy), (url) => ({ httpProxy: url, httpsProxy: url, noProxy: undefined }))
+  }
+  return Effect.all({
+    httpProxy: proxyUrl("proxy.httpProxy", proxy.httpProxy),
+    httpsProxy: proxyUrl("proxy.httpsProxy", proxy.httpsProxy),
+    noProxy: Effect.succeed(proxy.noProxy)
+  })
+}
+
+const toMillis = (input: Duration.DurationInput | undefined, fallback: Duration.DurationInput) =>
+  Duration.toMillis(Duration.decode(input ?? fallback))
+
+/** The TLS settings of every connection (`connect` of an `Agent`, `requestTls` of a `ProxyAgent`). @internal */
+export const tlsOptions = (
+  tls: NodeTransport.TlsOptions | undefined
+): Undici.buildConnector.BuildOptions | undefined => {
+  if (tls === undefined) return undefined
+  const options: Record<string, unknown> = {}
+  if (tls.cert !== undefined) options.cert = tls.cert
+  if (tls.key !== undefined) options.key = tls.key
+  if (tls.ca !== undefined) options.ca = tls.ca
+  if (tls.passphrase !== undefined) options.passphrase = tls.passphrase
+  return options as Undici.buildConnector.BuildOptions
+}
+
+/** @internal */
+export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Options => {
+  const keepAlive = options.keepAlive ?? {}
+  const connect = tlsOptions(options.tls)
+  return {
+    ...(keepAlive === false ? { pipelining: 0 } : {
+      keepAliveTimeout: toMillis(keepAlive.idleTimeout, "4 seconds"),
+      keepAliveMaxTimeout: toMillis(keepAlive.maxIdleTimeout, "60 seconds"),
+      connections: keepAlive.connections ?? 64
+    }),
+    ...(connect === undefined ? {} : { connect })
+  }
+}
+
+/** @internal */
+export const makeDispatcher = (
+  options: NodeTransport.Options = {}
+): Effect.Effect<Undici.Dispatcher, ConfigError.ConfigError, Scope.Scope> =>
+  Effect.flatMap(resolveProxy(options.proxy), (proxy) =>
+    Effect.acquireRelease(
+      Effect.sync((): Undici.Dispatcher => {
+        const base = agentOptions(options)
+        if (proxy === undefined || (proxy.httpProxy === undefined && proxy.httpsProxy === undefined)) {
+          return new Undici.Agent(base)
+        }
+        const requestTls = tlsOptions(options.tls)
+        // Empty strings, not undefined: undici would fall back to process.env for those.
+        return new Undici.EnvHttpProxyAgent({
+          ...base,
+          httpProxy: proxy.httpProxy ?? "",
+          httpsProxy: proxy.httpsProxy ?? "",
+          noProxy: proxy.noProxy ?? "",
+          ...(requestTls === undefined ? {} : { requestTls })
+        })
+      }),
+      (dispatcher) => Effect.promise(() => dispatcher.destroy())
+    ))
+
+/** @internal */
+export const layer = (
+  options: NodeTransport.Options = {}
+): Layer.Layer<HttpClient.HttpClient, ConfigError.ConfigError> =>
+  NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
+    Layer.provide(Layer.scoped(NodeHttpClient.Dispatcher, makeDispatcher(options)))
+  )

@@ -1,0 +1,110 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as NodeTransport from "../src/NodeTransport.js"
+import { startProxy } from "./fixtures/proxy.js"
+import { startServer } from "./fixtures/server.js"
+
+const withEnv = (env: Record<string, string>) =>
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+
+const getStatus = (url: string, options: NodeTransport.Options) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const response = yield* client.get(url)
+    return response.status
+  }).pipe(Effect.provide(NodeTransport.layer(options)))
+
+const ok = () => ({ body: { ok: true } })
+
+describe("NodeTransport", () => {
+  it.scoped("without proxy variables, requests go straight to the server", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handle: ok })
+      const proxy = yield* startProxy
+      const status = yield* getStatus(`${server.url}/direct`, {}).pipe(withEnv({}))
+      assert.strictEqual(status, 200)
+      assert.strictEqual(server.seen.length, 1)
+      assert.strictEqual(proxy.seen.length, 0)
+    }))
+
+  it.scoped("HTTP_PROXY from the environment: the proxy sees the traffic", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handle: ok })
+      const proxy = yield* startProxy
+      const status = yield* getStatus(`${server.url}/via-proxy`, {}).pipe(withEnv({ HTTP_PROXY: proxy.url }))
+      assert.strictEqual(status, 200)
+      assert.strictEqual(server.seen.length, 1)
+      assert.deepStrictEqual(proxy.seen, [{ method: "CONNECT", target: new URL(server.url).host }])
+    }))
+
+  it.scoped("lower-case http_proxy wins over HTTP_PROXY", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handle: ok })
+      const proxy = yield* startProxy
+      const status = yield* getStatus(`${server.url}/x`, {}).pipe(
+        withEnv({ http_proxy: proxy.url, HTTP_PROXY: "http://127.0.0.1:9" })
+      )
+      assert.strictEqual(status, 200)
+      assert.strictEqual(proxy.seen.length, 1)
+    }))
+
+  it.scoped("NO_PROXY bypasses the proxy for the listed host", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handle: ok })
+      const proxy = yield* startProxy
+      const status = yield* getStatus(`${server.url}/bypass`, {}).pipe(
+        withEnv({ HTTP_PROXY: proxy.url, NO_PROXY: "localhost,127.0.0.1" })
+      )
+      assert.strictEqual(status, 200)
+      assert.strictEqual(server.seen.length, 1)
+      assert.strictEqual(proxy.seen.length, 0)
+    }))
+
+  it.scoped("an explicit proxy URL is used whatever the environment says; proxy: false disables it", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handle: ok })
+      const proxy = yield* startProxy
+      assert.strictEqual(yield* getStatus(`${server.url}/a`, { proxy: proxy.url }).pipe(withEnv({})), 200)
+      assert.strictEqual(proxy.seen.length, 1)
+      assert.strictEqual(
+        yield* getStatus(`${server.url}/b`, { proxy: false }).pipe(withEnv({ HTTP_PROXY: proxy.url })),
+        200
+      )
+      assert.strictEqual(proxy.seen.length, 1)
+      assert.strictEqual(server.seen.length, 2)
+    }))
+
+  it.scoped("an invalid proxy variable is a ConfigError naming the variable, not echoing its value", () =>
+    Effect.gen(function*() {
+      const error = yield* Layer.build(NodeTransport.layer()).pipe(
+        withEnv({ HTTPS_PROXY: "socks4://user:hunter2@proxy" }),
+        Effect.flip
+      )
+      assert.strictEqual(error._op, "InvalidData")
+      assert.include(String(error), "HTTPS_PROXY")
+      assert.notInclude(String(error), "hunter2")
+    }))
+
+  it.scoped("keepAlive reuses one connection; keepAlive: false opens one per request", () =>
+    Effect.gen(function*() {
+      const server = yield* startServer({ handle: ok })
+      const count = (options: NodeTransport.Options) =>
+        Effect.gen(function*() {
+          const client = yield* HttpClient.HttpClient
+          for (let i = 0; i < 5; i++) {
+            const response = yield* client.get(`${server.url}/ka`)
+            yield* response.text
+          }
+        }).pipe(Effect.provide(NodeTransport.layer({ proxy: false, ...options })))
+      const connections = (from: number) => new Set(server.seen.slice(from).map((s) => s.remotePort)).size
+      yield* count({})
+      // Sequential requests reuse idle connections (a second one may open while the first is released).
+      assert.isAtMost(connections(0), 2)
+      yield* count({ keepAlive: false })
+      assert.strictEqual(connections(5), 5)
+      assert.strictEqual(server.seen[5]!.headers.connection, "close")
+    }))
+})
