@@ -8,7 +8,7 @@ import { startProxy } from "./fixtures/proxy.js"
 import { startServer } from "./fixtures/server.js"
 
 const withEnv = (env: Record<string, string>) =>
-  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+  Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" }))
 
 const getStatus = (url: string, options: NodeTransport.Options) =>
   Effect.gen(function*() {
