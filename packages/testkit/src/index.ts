@@ -1,1 +1,14 @@
-export const x = 1
+/**
+ * @since 0.1.0
+ */
+export * as FakeAuthServer from "./FakeAuthServer.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as FakeResponse from "./FakeResponse.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestTokenProvider from "./TestTokenProvider.js"

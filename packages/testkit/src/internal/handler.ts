@@ -1,0 +1,662 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import * as Jose from "jose"
+import * as Crypto from "node:crypto"
+import type * as FakeAuthServer from "../FakeAuthServer.js"
+import * as FakeResponse from "../FakeResponse.js"
+
+// -----------------------------------------------------------------------------
+// the neutral model, shared by the socket server and the in-process client
+// -----------------------------------------------------------------------------
+
+/** A request as both transports hand it over. @internal */
+export interface IncomingRequest {
+  readonly method: string
+  /** Path and query. */
+  readonly path: string
+  /** Lower-cased names. */
+  readonly headers: Readonly<Record<string, string>>
+  /** Undefined when there was no body. */
+  readonly body: Uint8Array | undefined
+  /** The body was over `maxBodyBytes` (and `body` holds none of it). */
+  readonly bodyTooLarge: boolean
+}
+
+/** What the transport must do. @internal */
+export type Outcome =
+  | {
+    readonly _tag: "Respond"
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: string
+  }
+  | { readonly _tag: "Fault"; readonly fault: FakeResponse.FaultName }
+
+/** RFC 6749 §5.1: token responses must not be cached; every answer says so. */
+const noStore = { "cache-control": "no-store", pragma: "no-cache" } as const
+
+/** The body `partialBody` starts to send: a token response cut in half. @internal */
+export const partialBody = (() => {
+  const full = JSON.stringify({ access_token: "partial-".padEnd(64, "x"), token_type: "Bearer", expires_in: 300 })
+  return {
+    status: 200,
+    headers: { ...noStore, "content-type": "application/json", "content-length": String(Buffer.byteLength(full)) },
+    sent: full.slice(0, Math.floor(full.length / 2))
+  }
+})()
+
+/** The bytes `garbage` sends. @internal */
+export const garbageBytes = "\u0000\u0001\u0002 this is not HTTP \u00ff\r\n\r\n"
+
+// -----------------------------------------------------------------------------
+// options
+// -----------------------------------------------------------------------------
+
+/** @internal */
+export const defaultClient = { id: "test-client", secret: "test-secret" } as const
+
+interface Client {
+  readonly id: string
+  readonly secret: Redacted.Redacted<string>
+  readonly secretHash: Buffer
+  readonly scopes: ReadonlyArray<string> | undefined
+  readonly authMethods: ReadonlyArray<FakeAuthServer.ClientAuthMethod>
+  readonly basicEncoding: "form" | "raw"
+}
+
+const sha256 = (text: string): Buffer => Crypto.createHash("sha256").update(text, "utf8").digest()
+
+const resolveClient = (options: FakeAuthServer.ClientOptions): Client => {
+  const secret = Redacted.isRedacted(options.secret) ? options.secret : Redacted.make(options.secret)
+  return {
+    id: options.id,
+    secret,
+    secretHash: sha256(Redacted.value(secret)),
+    scopes: options.scopes,
+    authMethods: options.authMethods ?? ["client_secret_basic", "client_secret_post"],
+    basicEncoding: options.basicEncoding ?? "form"
+  }
+}
+
+/** @internal */
+export interface Urls {
+  readonly issuer: string
+  readonly tokenUrl: string
+  readonly jwksUri: string
+  readonly resourceUrl: string
+  readonly metadataUrl: string
+}
+
+/** @internal */
+export const urlsOf = (issuer: string): Urls => ({
+  issuer,
+  tokenUrl: `${issuer}/token`,
+  jwksUri: `${issuer}/jwks`,
+  resourceUrl: `${issuer}/resource`,
+  metadataUrl: `${issuer}/.well-known/oauth-authorization-server`
+})
+
+/** @internal */
+export interface SigningKey {
+  readonly kid: string
+  readonly privateKey: Jose.CryptoKey
+  readonly jwk: Jose.JWK
+}
+
+/** One ES256 key pair per server. @internal */
+export const makeSigningKey: Effect.Effect<SigningKey> = Effect.promise(async () => {
+  const { privateKey, publicKey } = await Jose.generateKeyPair("ES256", { extractable: true })
+  const kid = Crypto.randomBytes(8).toString("hex")
+  const jwk = { ...(await Jose.exportJWK(publicKey)), kid, alg: "ES256", use: "sig" }
+  return { kid, privateKey, jwk }
+})
+
+// -----------------------------------------------------------------------------
+// the state and the handler
+// -----------------------------------------------------------------------------
+
+const json = (status: number, body: unknown, headers: Record<string, string> = {}): Outcome => ({
+  _tag: "Respond",
+  status,
+  headers: { ...noStore, "content-type": "application/json", ...headers },
+  body: JSON.stringify(body)
+})
+
+interface MutableToken {
+  readonly value: string
+  readonly format: "opaque" | "jwt"
+  readonly jti: string
+  readonly clientId: string
+  readonly scope: ReadonlyArray<string>
+  readonly audience: string | ReadonlyArray<string>
+  readonly issuedAt: number
+  readonly expiresAt: number
+  revoked: boolean
+  expired: boolean
+}
+
+/** An RFC 6749 §5.2 error found while checking a token request. */
+interface Rejection {
+  readonly code: string
+  readonly description: string
+  readonly status?: number
+}
+
+interface TokenRequest {
+  readonly form: Record<string, string | ReadonlyArray<string>> | undefined
+  readonly authMethod: FakeAuthServer.ClientAuthMethod | "multiple" | undefined
+  readonly usedBasic: boolean
+  readonly clientId: string | undefined
+  readonly result:
+    | { readonly _tag: "Rejected"; readonly rejection: Rejection }
+    | {
+      readonly _tag: "Accepted"
+      readonly client: Client
+      readonly scope: ReadonlyArray<string>
+      readonly audience: string | ReadonlyArray<string>
+    }
+}
+
+const redactedForm = new Set(["client_secret", "client_assertion"])
+
+/** RFC 6749 §3.3 */
+const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+const formDecode = (text: string): string | undefined => {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "))
+  } catch {
+    return undefined
+  }
+}
+
+const base64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+const redactAuthorization = (value: string): string => {
+  const scheme = /^\s*([^\s]+)\s+\S/.exec(value)
+  return scheme === null ? "<redacted>" : `${scheme[1]} <redacted>`
+}
+
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true })
+
+/** @internal */
+export class ServerState {
+  readonly clients: ReadonlyArray<Client>
+  readonly ttlMillis: number
+  readonly tokenFormat: "opaque" | "jwt"
+  readonly maxBodyBytes: number
+  readonly rateLimit: { readonly requests: number; readonly perMillis: number; readonly retryAfter?: number } | undefined
+
+  queue: Array<FakeResponse.FakeResponse> = []
+  alwaysResponse: FakeResponse.FakeResponse | undefined = undefined
+  journal: Array<FakeAuthServer.RequestRecord> = []
+  tokenRequestCount = 0
+  resourceRequestCount = 0
+  unauthenticatedResourceRequests = 0
+  resource401Count = 0
+  inFlight = 0
+  maxInFlight = 0
+  readonly tokens = new Map<string, MutableToken>()
+  readonly issuedList: Array<MutableToken> = []
+  private window: Array<number> = []
+  private readonly waiters = new Set<() => boolean>()
+
+  constructor(
+    readonly urls: Urls,
+    readonly options: FakeAuthServer.Options,
+    readonly key: SigningKey
+  ) {
+    this.clients = (options.clients ?? [defaultClient]).map(resolveClient)
+    this.ttlMillis = Duration.toMillis(Duration.decode(options.tokenTtl ?? "5 minutes"))
+    this.tokenFormat = options.tokenFormat ?? "opaque"
+    this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
+    this.rateLimit = options.rateLimit === undefined ? undefined : {
+      requests: options.rateLimit.requests,
+      perMillis: Duration.toMillis(Duration.decode(options.rateLimit.per)),
+      ...(options.rateLimit.retryAfter === undefined ? {} : { retryAfter: options.rateLimit.retryAfter })
+    }
+  }
+
+  // --- waiting -----------------------------------------------------------------
+
+  /** Calls `done` once `condition` holds (now or after a later change); the result cancels the wait. */
+  waitFor(condition: () => boolean, done: () => void): () => void {
+    if (condition()) {
+      done()
+      return () => {}
+    }
+    const waiter = () => {
+      if (!condition()) return false
+      done()
+      return true
+    }
+    this.waiters.add(waiter)
+    return () => this.waiters.delete(waiter)
+  }
+
+  private notify(): void {
+    for (const waiter of this.waiters) {
+      if (waiter()) this.waiters.delete(waiter)
+    }
+  }
+
+  // --- tokens --------------------------------------------------------------------
+
+  issuedTokens(): ReadonlyArray<FakeAuthServer.IssuedToken> {
+    return this.issuedList.map((t) => ({
+      value: Redacted.make(t.value),
+      format: t.format,
+      jti: t.jti,
+      clientId: t.clientId,
+      scope: t.scope,
+      audience: t.audience,
+      issuedAt: t.issuedAt,
+      expiresAt: t.expiresAt,
+      revoked: t.revoked,
+      expired: t.expired
+    }))
+  }
+
+  revoke(input: FakeAuthServer.TokenInput): boolean {
+    const value = typeof input === "string"
+      ? input
+      : Redacted.isRedacted(input)
+      ? Redacted.value(input)
+      : Redacted.value(input.value)
+    const token = this.tokens.get(value)
+    if (token === undefined) return false
+    token.revoked = true
+    return true
+  }
+
+  expireAll(): void {
+    for (const token of this.issuedList) token.expired = true
+  }
+
+  clearRequests(): void {
+    this.journal = []
+    this.tokenRequestCount = 0
+    this.resourceRequestCount = 0
+    this.unauthenticatedResourceRequests = 0
+    this.resource401Count = 0
+    this.maxInFlight = this.inFlight
+  }
+
+  private issue(
+    client: Client,
+    scope: ReadonlyArray<string>,
+    audience: string | ReadonlyArray<string>,
+    now: number,
+    ttlMillis: number
+  ): Effect.Effect<MutableToken> {
+    const jti = Crypto.randomUUID()
+    const base = { format: this.tokenFormat, jti, clientId: client.id, scope, audience, issuedAt: now }
+    const expiresAt = now + ttlMillis
+    const value: Effect.Effect<string> = this.tokenFormat === "opaque"
+      ? Effect.sync(() => Crypto.randomBytes(32).toString("base64url"))
+      : Effect.promise(() => {
+        const claims: Jose.JWTPayload = { client_id: client.id }
+        if (scope.length > 0) claims.scope = scope.join(" ")
+        return new Jose.SignJWT(claims)
+          .setProtectedHeader({ alg: "ES256", kid: this.key.kid, typ: "at+jwt" })
+          .setIssuer(this.urls.issuer)
+          .setSubject(client.id)
+          .setAudience(typeof audience === "string" ? audience : [...audience])
+          .setIssuedAt(Math.floor(now / 1000))
+          .setExpirationTime(Math.floor(expiresAt / 1000))
+          .setJti(jti)
+          .sign(this.key.privateKey)
+      })
+    return Effect.map(value, (value) => {
+      const token: MutableToken = { ...base, value, expiresAt, revoked: false, expired: false }
+      this.tokens.set(value, token)
+      this.issuedList.push(token)
+      return token
+    })
+  }
+
+  // --- the handler ---------------------------------------------------------------
+
+  /** Answers one request. Reads time from `Clock`; scripted delays sleep on it. */
+  handle(request: IncomingRequest): Effect.Effect<Outcome> {
+    return Effect.suspend(() => {
+      const pathname = request.path.split("?")[0]!
+      if (pathname === "/token") return this.handleToken(request)
+      if (pathname === "/resource" || pathname.startsWith("/resource/")) return this.handleResource(request)
+      return Effect.map(Clock.currentTimeMillis, (now) => {
+        if (pathname === "/jwks" && request.method === "GET") {
+          return this.record(now, request, "jwks", json(200, { keys: [this.key.jwk] }), { response: "jwks" })
+        }
+        if (pathname === "/.well-known/oauth-authorization-server" && request.method === "GET") {
+          return this.record(now, request, "metadata", json(200, this.metadata()), { response: "metadata" })
+        }
+        return this.record(now, request, "notFound", json(404, { error: "not_found" }), { response: "notFound" })
+      })
+    })
+  }
+
+  metadata(): Record<string, unknown> {
+    const methods = new Set(this.clients.flatMap((c) => c.authMethods))
+    const scopes = this.clients.every((c) => c.scopes !== undefined)
+      ? Array.from(new Set(this.clients.flatMap((c) => c.scopes ?? [])))
+      : undefined
+    return {
+      issuer: this.urls.issuer,
+      token_endpoint: this.urls.tokenUrl,
+      jwks_uri: this.urls.jwksUri,
+      grant_types_supported: ["client_credentials"],
+      response_types_supported: [],
+      token_endpoint_auth_methods_supported: Array.from(methods),
+      ...(scopes === undefined ? {} : { scopes_supported: scopes })
+    }
+  }
+
+  private record(
+    now: number,
+    request: IncomingRequest,
+    endpoint: FakeAuthServer.Endpoint,
+    outcome: Outcome,
+    fields: {
+      readonly response: string
+      readonly form?: Record<string, string | ReadonlyArray<string>> | undefined
+      readonly clientAuthMethod?: FakeAuthServer.ClientAuthMethod | "multiple" | undefined
+      readonly clientId?: string | undefined
+      readonly error?: string | undefined
+      readonly delayMillis?: number
+    }
+  ): Outcome {
+    const headers: Record<string, string> = { ...request.headers }
+    if (headers.authorization !== undefined) headers.authorization = redactAuthorization(headers.authorization)
+    this.journal.push({
+      time: now,
+      endpoint,
+      method: request.method,
+      path: request.path,
+      headers,
+      form: fields.form,
+      clientAuthMethod: fields.clientAuthMethod,
+      clientId: fields.clientId,
+      outcome: outcome._tag === "Respond" ? outcome.status : outcome.fault,
+      response: fields.response,
+      error: fields.error,
+      delayMillis: fields.delayMillis ?? 0
+    })
+    this.notify()
+    return outcome
+  }
+
+  // --- the protected resource --------------------------------------------------------
+
+  private handleResource(request: IncomingRequest): Effect.Effect<Outcome> {
+    return Effect.map(Clock.currentTimeMillis, (now) => {
+      this.resourceRequestCount++
+      const authorization = request.headers.authorization
+      const challenge = (error?: string, description?: string) => {
+        this.resource401Count++
+        const params = [`realm="fake-auth-server"`]
+        if (error !== undefined) params.push(`error="${error}"`)
+        if (description !== undefined) params.push(`error_description="${description}"`)
+        return json(401, error === undefined ? { error: "unauthorized" } : { error, error_description: description }, {
+          "www-authenticate": `Bearer ${params.join(", ")}`
+        })
+      }
+      if (authorization === undefined) {
+        // RFC 6750 §3.1: a request without credentials gets a challenge without an error code
+        this.unauthenticatedResourceRequests++
+        return this.record(now, request, "resource", challenge(), { response: "resource" })
+      }
+      const match = /^Bearer +([\x21-\x7e]+)\s*$/i.exec(authorization)
+      const token = match === null ? undefined : this.tokens.get(match[1]!)
+      const reject = (description: string) =>
+        this.record(now, request, "resource", challenge("invalid_token", description), {
+          response: "resource",
+          clientId: token?.clientId,
+          error: "invalid_token"
+        })
+      if (match === null) return reject("expected a Bearer token")
+      if (token === undefined) return reject("unknown token")
+      if (token.revoked) return reject("the token was revoked")
+      if (token.expired || now >= token.expiresAt) return reject("the token expired")
+      const body = { method: request.method, path: request.path, clientId: token.clientId, scope: token.scope }
+      return this.record(now, request, "resource", json(200, body), { response: "resource", clientId: token.clientId })
+    })
+  }
+
+  // --- the token endpoint ----------------------------------------------------------
+
+  private handleToken(request: IncomingRequest): Effect.Effect<Outcome> {
+    const enter = Effect.sync(() => {
+      this.tokenRequestCount++
+      this.inFlight++
+      this.maxInFlight = Math.max(this.maxInFlight, this.inFlight)
+      this.notify()
+    })
+    const exit = Effect.sync(() => {
+      this.inFlight--
+      this.notify()
+    })
+    return Effect.acquireUseRelease(enter, () => this.answerToken(request), () => exit)
+  }
+
+  private answerToken(request: IncomingRequest): Effect.Effect<Outcome> {
+    return Effect.gen(this, function*() {
+      const now = yield* Clock.currentTimeMillis
+      const parsed = this.checkTokenRequest(request)
+      let response: FakeResponse.FakeResponse | undefined = this.queue.shift() ?? this.alwaysResponse
+      let limited = false
+      if (response === undefined) {
+        response = FakeResponse.token()
+        limited = this.rateLimited(now)
+      }
+      let delayMillis = 0
+      while (response._tag === "Delay") {
+        delayMillis += Duration.toMillis(response.duration)
+        response = response.response ?? FakeResponse.token()
+      }
+      const fields = {
+        form: parsed.form,
+        clientAuthMethod: parsed.authMethod,
+        clientId: parsed.clientId,
+        delayMillis
+      }
+      let outcome: Outcome
+      let name: string
+      let error: string | undefined
+      if (limited) {
+        const retryAfter = this.rateLimit!.retryAfter ??
+          Math.max(1, Math.ceil((this.window[0]! + this.rateLimit!.perMillis - now) / 1000))
+        const http = FakeResponse.rateLimited({ retryAfter })
+        outcome = { _tag: "Respond", status: http.status, headers: { ...noStore, ...http.headers }, body: http.body }
+        name = "rateLimited"
+      } else {
+        switch (response._tag) {
+          case "Fault": {
+            outcome = { _tag: "Fault", fault: response.fault }
+            name = response.fault
+            break
+          }
+          case "Http": {
+            outcome = { _tag: "Respond", status: response.status, headers: { ...noStore, ...response.headers }, body: response.body }
+            name = response.name
+            break
+          }
+          case "OAuthError": {
+            outcome = this.oauthError(response, parsed.usedBasic)
+            name = "oauthError"
+            error = response.code
+            break
+          }
+          case "Token": {
+            if (parsed.result._tag === "Rejected") {
+              const r = parsed.result.rejection
+              outcome = this.oauthError(
+                FakeResponse.oauthError(r.code, { description: r.description, status: r.status }),
+                parsed.usedBasic
+              )
+              name = "oauthError"
+              error = r.code
+            } else {
+              const { audience, client, scope } = parsed.result
+              const ttl = response.expiresIn === undefined ? this.ttlMillis : response.expiresIn * 1000
+              const token = yield* this.issue(client, scope, audience, now, ttl)
+              outcome = json(200, this.tokenBody(token, response, ttl))
+              name = "token"
+            }
+            break
+          }
+        }
+      }
+      this.record(now, request, "token", outcome, { ...fields, response: name, error })
+      if (delayMillis > 0) yield* Effect.sleep(Duration.millis(delayMillis))
+      // a hung request stays in flight until the client gives up or the server stops
+      if (outcome._tag === "Fault" && outcome.fault === "hang") return yield* Effect.never
+      return outcome
+    })
+  }
+
+  private rateLimited(now: number): boolean {
+    if (this.rateLimit === undefined) return false
+    this.window = this.window.filter((t) => t > now - this.rateLimit!.perMillis)
+    if (this.window.length >= this.rateLimit.requests) return true
+    this.window.push(now)
+    return false
+  }
+
+  private tokenBody(token: MutableToken, shape: FakeResponse.Token, ttlMillis: number): Record<string, unknown> {
+    const body: Record<string, unknown> = { access_token: token.value, token_type: shape.tokenType ?? "Bearer" }
+    const expiresIn = Math.round(ttlMillis / 1000)
+    if (shape.omitExpiresIn !== true) body.expires_in = shape.expiresInAsString === true ? String(expiresIn) : expiresIn
+    if (shape.scope !== undefined) body.scope = shape.scope
+    else if (token.scope.length > 0) body.scope = token.scope.join(" ")
+    return { ...body, ...shape.extra }
+  }
+
+  private oauthError(error: FakeResponse.OAuthError, usedBasic: boolean): Outcome {
+    const status = error.status ?? (error.code === "invalid_client" ? 401 : 400)
+    const headers: Record<string, string> = {}
+    if (error.code === "invalid_client" && usedBasic) headers["www-authenticate"] = `Basic realm="fake-auth-server"`
+    const body: Record<string, string> = { error: error.code }
+    if (error.description !== undefined) body.error_description = error.description
+    if (error.uri !== undefined) body.error_uri = error.uri
+    return json(status, body, headers)
+  }
+
+  /**
+   * Checks a token request as RFC 6749 says: method, body, form, client authentication (§2.3.1,
+   * never two methods at once), grant type (§4.4.2), scope (§3.3).
+   */
+  private checkTokenRequest(request: IncomingRequest): TokenRequest {
+    let form: Record<string, string | ReadonlyArray<string>> | undefined
+    let authMethod: TokenRequest["authMethod"]
+    let usedBasic = false
+    let clientId: string | undefined
+    const reject = (code: string, description: string, status?: number): TokenRequest => ({
+      form,
+      authMethod,
+      usedBasic,
+      clientId,
+      result: { _tag: "Rejected", rejection: status === undefined ? { code, description } : { code, description, status } }
+    })
+    if (request.method !== "POST") return reject("invalid_request", "the token endpoint accepts POST only", 405)
+    if (request.bodyTooLarge) return reject("invalid_request", "the request body is too large", 413)
+    const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+    if (request.body === undefined || request.body.length === 0) {
+      return reject("invalid_request", "the request body is missing")
+    }
+    if (contentType !== "application/x-www-form-urlencoded") {
+      return reject("invalid_request", "the body must be application/x-www-form-urlencoded")
+    }
+    let text: string
+    try {
+      text = fatalUtf8.decode(request.body)
+    } catch {
+      return reject("invalid_request", "the body is not UTF-8")
+    }
+    const params = new URLSearchParams(text)
+    const fields: Record<string, Array<string>> = {}
+    for (const [key, value] of params) (fields[key] ??= []).push(redactedForm.has(key) ? "<redacted>" : value)
+    form = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]))
+    for (const [key, values] of Object.entries(fields)) {
+      // RFC 6749 §3.2: parameters must not repeat; RFC 8707 allows several `resource`
+      if (values.length > 1 && key !== "resource") return reject("invalid_request", `the parameter ${key} is repeated`)
+    }
+
+    // client authentication
+    const authorization = request.headers.authorization
+    let basic: { readonly id: string; readonly secret: string } | undefined
+    if (authorization !== undefined) {
+      const match = /^(\S+)(?: +(\S*))?\s*$/.exec(authorization)
+      if (match === null) return reject("invalid_request", "the Authorization header is malformed")
+      if (match[1]!.toLowerCase() !== "basic") {
+        return reject("invalid_client", "the Authorization scheme is not supported; use Basic", 401)
+      }
+      usedBasic = true
+      authMethod = "client_secret_basic"
+      const encoded = match[2] ?? ""
+      if (encoded.length === 0 || !base64.test(encoded)) {
+        return reject("invalid_request", "the Basic credentials are not base64")
+      }
+      const decoded = Buffer.from(encoded, "base64").toString("utf8")
+      const colon = decoded.indexOf(":")
+      if (colon < 0) return reject("invalid_request", "the Basic credentials have no colon")
+      basic = { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
+    }
+    const postSecret = params.get("client_secret") ?? undefined
+    const postId = params.get("client_id") ?? undefined
+    if (basic !== undefined && postSecret !== undefined) {
+      authMethod = "multiple"
+      return reject("invalid_request", "the client used more than one authentication method")
+    }
+    if (basic === undefined) authMethod = postSecret !== undefined ? "client_secret_post" : postId !== undefined ? "none" : undefined
+
+    let client: Client | undefined
+    let secret: string | undefined
+    if (basic !== undefined) {
+      const formId = formDecode(basic.id)
+      client = this.clients.find((c) => (c.basicEncoding === "form" ? formId : basic.id) === c.id)
+      clientId = client?.id ?? formId ?? basic.id
+      if (client !== undefined) {
+        secret = client.basicEncoding === "form" ? formDecode(basic.secret) : basic.secret
+        if (secret === undefined) return reject("invalid_request", "the Basic credentials are not form-encoded")
+      }
+      if (postId !== undefined && postId !== clientId) {
+        return reject("invalid_request", "client_id does not match the Basic credentials")
+      }
+    } else {
+      clientId = postId
+      client = this.clients.find((c) => c.id === postId)
+      secret = postSecret
+    }
+
+    const grantType = params.get("grant_type")
+    if (grantType === null) return reject("invalid_request", "grant_type is missing")
+
+    if (authMethod === undefined) return reject("invalid_client", "client authentication is required", 401)
+    if (client === undefined) return reject("invalid_client", "unknown client", 401)
+    if (!client.authMethods.includes(authMethod as FakeAuthServer.ClientAuthMethod)) {
+      return reject("invalid_client", `the client may not use ${authMethod}`, 401)
+    }
+    if (authMethod !== "none") {
+      const ok = Crypto.timingSafeEqual(sha256(secret ?? ""), client.secretHash)
+      if (!ok) return reject("invalid_client", "client authentication failed", 401)
+    }
+
+    if (grantType !== "client_credentials") return reject("unsupported_grant_type", `${grantType} is not supported`)
+
+    const requested = (params.get("scope") ?? "").split(" ").filter((s) => s.length > 0)
+    for (const scope of requested) {
+      if (!scopeToken.test(scope)) return reject("invalid_scope", "a scope has characters RFC 6749 §3.3 forbids")
+      if (client.scopes !== undefined && !client.scopes.includes(scope)) {
+        return reject("invalid_scope", `the client may not request ${scope}`)
+      }
+    }
+    const scope = requested.length > 0 ? requested : client.scopes ?? []
+    const resources = params.getAll("resource")
+    const audience = params.get("audience") ??
+      (resources.length === 1 ? resources[0]! : resources.length > 1 ? resources : undefined) ??
+      this.options.audience ?? this.urls.resourceUrl
+    return { form, authMethod, usedBasic, clientId, result: { _tag: "Accepted", client, scope, audience } }
+  }
+}
