@@ -1,5 +1,5 @@
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -380,12 +380,18 @@ export const attempt = (
 ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
   client.execute(request).pipe(
     Effect.flatMap((response) =>
-      Effect.map(readBody(response, options.maxResponseBytes), (body) => ({
-        status: response.status,
-        headers: response.headers,
-        body
-      }))
+      Effect.zipRight(
+        Effect.annotateCurrentSpan("http.response.status_code", response.status),
+        Effect.map(readBody(response, options.maxResponseBytes), (body) => ({
+          status: response.status,
+          headers: response.headers,
+          body
+        }))
+      )
     ),
+    // The platform's generic span records every response header; a token endpoint's answer is no place
+    // for that (a misbehaving server may echo credentials), so the attempt span is the only one.
+    Effect.locally(HttpClient.currentTracerDisabledWhen, () => true),
     noRedirects,
     Effect.catchTags({
       RequestError: (error) => Effect.fail(transportError(error, scrub)),

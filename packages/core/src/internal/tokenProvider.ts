@@ -116,20 +116,16 @@ export const make = (
     const startFetch = (key: string, state: KeyState, params: Endpoint.Params) => {
       const deferred = Deferred.unsafeMake<AccessToken.AccessToken, TokenError.TokenError>(FiberId.none)
       state.inflight = deferred
+      // onExit, not exit + flatMap: the Deferred is completed even when the fiber is interrupted before
+      // it starts (its scope closed), so waiters never hang.
       return fetchAndStore(key, params).pipe(
-        Effect.exit,
-        Effect.flatMap((exit) =>
+        Effect.onExit((exit) =>
           Effect.clockWith((clock) => {
             const now = clock.unsafeCurrentTimeMillis()
             state.inflight = undefined
-            if (Exit.isSuccess(exit)) {
-              state.failure = undefined
-              states.delete(key)
-            } else {
-              const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
-              state.failure = error === undefined ? undefined : { error, until: now + cooldownOf(error) }
-              if (state.failure === undefined) states.delete(key)
-            }
+            const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
+            state.failure = error === undefined ? undefined : { error, until: now + cooldownOf(error) }
+            if (state.failure === undefined) states.delete(key)
             pruneStates(now)
             return Deferred.done(deferred, exit)
           })

@@ -1,0 +1,154 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as AuthorizedHttpClient from "../src/AuthorizedHttpClient.js"
+import * as TokenProvider from "../src/TokenProvider.js"
+import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
+
+/** A token endpoint and a resource behind one fake client; the resource accepts `valid` tokens only. */
+const world = (resource: (seen: Seen, valid: Set<string>) => Reply = defaultResource) => {
+  const valid = new Set<string>()
+  let tokens = 0
+  const fake = fakeClient((seen) => {
+    if (seen.url.endsWith("/oauth/token")) {
+      tokens++
+      const token = `tok-${tokens}`
+      valid.add(token)
+      return { body: tokenBody(tokens) }
+    }
+    // the resource answers asynchronously, so concurrent requests are all sent before any answer
+    return Effect.as(Effect.yieldNow(), resource(seen, valid))
+  })
+  return {
+    fake,
+    valid,
+    tokenRequests: () => tokens,
+    resourceRequests: () => fake.seen.filter((s) => s.url.includes("/api"))
+  }
+}
+
+const defaultResource = (seen: Seen, valid: Set<string>): Reply => {
+  const token = seen.headers["authorization"]?.replace(/^Bearer /, "")
+  return token !== undefined && valid.has(token)
+    ? { body: { ok: true, body: seen.body } }
+    : { status: 401, headers: { "www-authenticate": "Bearer error=\"invalid_token\"" } }
+}
+
+const clientFor = (w: ReturnType<typeof world>, options?: AuthorizedHttpClient.Options) =>
+  Layer.build(
+    AuthorizedHttpClient.layer(options).pipe(
+      Layer.provide(TokenProvider.layer(baseOptions)),
+      Layer.provide(Layer.succeed(HttpClient.HttpClient, w.fake.client))
+    )
+  ).pipe(Effect.map(Context.get(AuthorizedHttpClient.AuthorizedHttpClient)))
+
+describe("AuthorizedHttpClient", () => {
+  it.scoped("sets Authorization: Bearer <token> and reuses the cached token", () =>
+    Effect.gen(function*() {
+      const w = world()
+      const client = yield* clientFor(w)
+      for (let i = 0; i < 5; i++) {
+        const response = yield* client.get("https://api.example.test/api/orders")
+        assert.strictEqual(response.status, 200)
+      }
+      assert.strictEqual(w.tokenRequests(), 1)
+      assert.isTrue(w.resourceRequests().every((s) => s.headers["authorization"] === "Bearer tok-1"))
+    }))
+
+  it.scoped("authorize works data-first, data-last, and with the provider from the context", () =>
+    Effect.gen(function*() {
+      const w = world()
+      const provider = yield* TokenProvider.make(baseOptions).pipe(
+        Effect.provideService(HttpClient.HttpClient, w.fake.client)
+      )
+      const a = AuthorizedHttpClient.authorize(w.fake.client, provider)
+      const b = w.fake.client.pipe(AuthorizedHttpClient.authorize(provider))
+      const c = AuthorizedHttpClient.authorize(w.fake.client)
+      assert.strictEqual((yield* a.get("https://x.test/api/a")).status, 200)
+      assert.strictEqual((yield* b.get("https://x.test/api/b")).status, 200)
+      assert.strictEqual(
+        (yield* Effect.provideService(c.get("https://x.test/api/c"), TokenProvider.TokenProvider, provider)).status,
+        200
+      )
+      assert.strictEqual(w.tokenRequests(), 1)
+    }))
+
+  it.scoped("on 401 invalidates the sent token, fetches one new token, and replays the request once", () =>
+    Effect.gen(function*() {
+      const w = world()
+      const client = yield* clientFor(w)
+      yield* client.get("https://x.test/api/warm")
+      w.valid.clear() // the server revoked every token
+      const responses = yield* Effect.all(
+        Array.from(
+          { length: 100 },
+          (_, i) =>
+            client.execute(
+              HttpClientRequest.post(`https://x.test/api/${i}`).pipe(HttpClientRequest.bodyText(`body-${i}`))
+            )
+        ),
+        { concurrency: "unbounded" }
+      )
+      assert.isTrue(responses.every((r) => r.status === 200))
+      assert.strictEqual(w.tokenRequests(), 2) // single-flight: one new token for 100 failed requests
+      for (let i = 0; i < 100; i++) {
+        const sent = w.resourceRequests().filter((s) => s.url.endsWith(`/api/${i}`))
+        assert.deepStrictEqual(sent.map((s) => [s.headers["authorization"], s.body]), [
+          ["Bearer tok-1", `body-${i}`],
+          ["Bearer tok-2", `body-${i}`]
+        ])
+      }
+    }))
+
+  it.scoped("a second 401 is returned to the caller as it is", () =>
+    Effect.gen(function*() {
+      const w = world(() => ({ status: 401 }))
+      const client = yield* clientFor(w)
+      const response = yield* client.get("https://x.test/api/never")
+      assert.strictEqual(response.status, 401)
+      assert.strictEqual(w.resourceRequests().length, 2)
+      assert.strictEqual(w.tokenRequests(), 2)
+    }))
+
+  it.scoped("a streamed body is not replayed", () =>
+    Effect.gen(function*() {
+      const w = world(() => ({ status: 401 }))
+      const client = yield* clientFor(w)
+      const response = yield* client.execute(
+        HttpClientRequest.post("https://x.test/api/upload").pipe(
+          HttpClientRequest.bodyStream(Stream.make(new TextEncoder().encode("chunk")))
+        )
+      )
+      assert.strictEqual(response.status, 401)
+      assert.strictEqual(w.resourceRequests().length, 1)
+    }))
+
+  it.scoped("retryOn401: false returns the first 401", () =>
+    Effect.gen(function*() {
+      const w = world(() => ({ status: 401 }))
+      const client = yield* clientFor(w, { retryOn401: false })
+      assert.strictEqual((yield* client.get("https://x.test/api/x")).status, 401)
+      assert.strictEqual(w.resourceRequests().length, 1)
+    }))
+
+  it.scoped("never sends a request without a token: the caller gets the TokenError", () =>
+    Effect.gen(function*() {
+      let resource = 0
+      const fake = fakeClient((seen) => {
+        if (seen.url.endsWith("/oauth/token")) return { status: 401, body: { error: "invalid_client" } }
+        resource++
+        return { status: 200 }
+      })
+      const provider = yield* TokenProvider.make(baseOptions).pipe(
+        Effect.provideService(HttpClient.HttpClient, fake.client)
+      )
+      const client = AuthorizedHttpClient.authorize(fake.client, provider)
+      const error = yield* Effect.flip(client.get("https://x.test/api/x"))
+      assert.strictEqual(error._tag, "TokenRequestRejected")
+      assert.strictEqual(resource, 0)
+    }))
+})
