@@ -1,0 +1,510 @@
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as AuthorizedHttpClient from "@oauth-cc/core/AuthorizedHttpClient"
+import * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
+import * as TokenError from "@oauth-cc/core/TokenError"
+import * as TokenProvider from "@oauth-cc/core/TokenProvider"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as fs from "node:fs/promises"
+import type * as NodeTransport from "../NodeTransport.js"
+import { split } from "./nodeLayers.js"
+import { makeDispatcher } from "./nodeTransport.js"
+
+// -----------------------------------------------------------------------------
+// exit codes
+// -----------------------------------------------------------------------------
+
+/** The exit codes of `oauth-cc`, documented in the README. 3..7 come from `TokenError.exitCode`. @internal */
+export const ExitCode = {
+  Ok: 0,
+  Unexpected: 1,
+  Usage: 2,
+  RequestFailed: 8,
+  HttpError: 9
+} as const
+
+/** A usage or configuration error: one line, exit code 2. @internal */
+export class CliError extends Data.TaggedError("CliError")<{ readonly detail: string }> {
+  override get message() {
+    return this.detail
+  }
+}
+
+/** The resource request got no answer. @internal */
+export class RequestFailed extends Data.TaggedError("RequestFailed")<{ readonly detail: string }> {
+  override get message() {
+    return this.detail
+  }
+}
+
+/** `--fail` and the resource answered ≥ 400. @internal */
+export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{ readonly status: number }> {
+  override get message() {
+    return `the server answered HTTP ${this.status}`
+  }
+}
+
+// -----------------------------------------------------------------------------
+// options
+// -----------------------------------------------------------------------------
+
+const optionalText = (name: string, description: string) =>
+  Options.text(name).pipe(Options.withDescription(description), Options.optional)
+
+const settings = {
+  tokenUrl: optionalText("token-url", "The token endpoint (env: OAUTH_TOKEN_URL)."),
+  clientId: optionalText("client-id", "The client id (env: OAUTH_CLIENT_ID)."),
+  clientSecretFile: optionalText(
+    "client-secret-file",
+    "Read the client secret from this file (else env OAUTH_CLIENT_SECRET). A trailing newline is dropped."
+  ),
+  clientSecretStdin: Options.boolean("client-secret-stdin").pipe(
+    Options.withDescription("Read the client secret from standard input.")
+  ),
+  scope: optionalText("scope", "Space-separated scopes (env: OAUTH_SCOPE)."),
+  audience: optionalText("audience", "The audience parameter (env: OAUTH_AUDIENCE)."),
+  resource: optionalText("resource", "Space-separated RFC 8707 resource indicators (env: OAUTH_RESOURCE)."),
+  authMethod: Options.choice("auth-method", ClientCredentials.authMethods).pipe(
+    Options.withDescription("How the client authenticates (env: OAUTH_AUTH_METHOD). Default: client_secret_basic."),
+    Options.optional
+  ),
+  cert: optionalText("cert", "Client certificate (PEM file) for mutual TLS."),
+  key: optionalText("key", "Private key (PEM file) of --cert; its passphrase from env OAUTH_TLS_KEY_PASSPHRASE."),
+  cacert: optionalText("cacert", "CA certificates (PEM file) to trust instead of Node's."),
+  verbose: Options.boolean("verbose").pipe(
+    Options.withAlias("v"),
+    Options.withDescription("Show token requests, attempts and retry waits on stderr.")
+  )
+}
+
+type Settings = {
+  readonly [K in keyof typeof settings]: (typeof settings)[K] extends Options.Options<infer A> ? A : never
+}
+
+const secretFlagHint = "use the OAUTH_CLIENT_SECRET env var, --client-secret-file or --client-secret-stdin"
+
+/** A flag that would put the secret on the command line, where `ps` shows it. @internal */
+export const forbiddenSecretFlag = (argv: ReadonlyArray<string>): boolean =>
+  argv.some((arg) => arg === "--client-secret" || arg.startsWith("--client-secret="))
+
+// -----------------------------------------------------------------------------
+// configuration
+// -----------------------------------------------------------------------------
+
+const readText = (path: string, what: string) =>
+  Effect.tryPromise({
+    try: () => fs.readFile(path, "utf8"),
+    catch: (cause) => new CliError({ detail: `cannot read ${what} ${path}: ${(cause as NodeJS.ErrnoException).code}` })
+  })
+
+const readBytes = (path: string, what: string) =>
+  Effect.tryPromise({
+    try: () => fs.readFile(path),
+    catch: (cause) => new CliError({ detail: `cannot read ${what} ${path}: ${(cause as NodeJS.ErrnoException).code}` })
+  })
+
+const maxSecretBytes = 64 * 1024
+
+const readStdin: Effect.Effect<string, CliError> = Effect.async<string, CliError>((resume) => {
+  const chunks: Array<Buffer> = []
+  let size = 0
+  const stdin = process.stdin
+  const done = (result: Effect.Effect<string, CliError>) => {
+    stdin.off("data", onData).off("end", onEnd).off("error", onError)
+    stdin.pause()
+    stdin.destroy()
+    resume(result)
+  }
+  const onData = (chunk: Buffer) => {
+    size += chunk.length
+    if (size > maxSecretBytes) done(Effect.fail(new CliError({ detail: "the secret on standard input is too long" })))
+    else chunks.push(chunk)
+  }
+  const onEnd = () => done(Effect.succeed(Buffer.concat(chunks).toString("utf8")))
+  const onError = () => done(Effect.fail(new CliError({ detail: "cannot read the secret from standard input" })))
+  stdin.on("data", onData).on("end", onEnd).on("error", onError)
+})
+
+const dropNewline = (text: string) => text.replace(/\r?\n$/, "")
+
+const secretOf = (s: Settings): Effect.Effect<Option.Option<string>, CliError> => {
+  if (s.clientSecretStdin && Option.isSome(s.clientSecretFile)) {
+    return Effect.fail(new CliError({ detail: "give either --client-secret-file or --client-secret-stdin, not both" }))
+  }
+  const read = s.clientSecretStdin
+    ? Effect.map(readStdin, Option.some)
+    : Option.isSome(s.clientSecretFile)
+    ? Effect.map(readText(s.clientSecretFile.value, "--client-secret-file"), Option.some)
+    : Effect.succeed(Option.none<string>())
+  return Effect.flatMap(read, (secret) => {
+    if (Option.isNone(secret)) return Effect.succeed(secret)
+    const value = dropNewline(secret.value)
+    return value.length === 0
+      ? Effect.fail(
+        new CliError({ detail: `the client secret ${s.clientSecretStdin ? "on standard input" : "file"} is empty` })
+      )
+      : Effect.succeed(Option.some(value))
+  })
+}
+
+/** Flags win over `OAUTH_*` env vars: a map provider in front of the env provider. */
+const providerOf = (s: Settings, secret: Option.Option<string>): ConfigProvider.ConfigProvider => {
+  const flags = new Map<string, string>()
+  const put = (name: string, value: Option.Option<string>) => {
+    if (Option.isSome(value)) flags.set(`OAUTH_${name}`, value.value)
+  }
+  put("TOKEN_URL", s.tokenUrl)
+  put("CLIENT_ID", s.clientId)
+  put("CLIENT_SECRET", secret)
+  put("SCOPE", s.scope)
+  put("AUDIENCE", s.audience)
+  put("RESOURCE", s.resource)
+  put("AUTH_METHOD", s.authMethod)
+  return ConfigProvider.fromMap(flags, { pathDelim: "_" }).pipe(
+    ConfigProvider.orElse(() => ConfigProvider.fromEnv())
+  )
+}
+
+const tlsOf = (s: Settings): Effect.Effect<NodeTransport.TlsOptions | undefined, CliError> =>
+  Effect.gen(function*() {
+    if (Option.isSome(s.cert) !== Option.isSome(s.key)) {
+      return yield* new CliError({ detail: "--cert and --key go together" })
+    }
+    if (Option.isNone(s.cert) && Option.isNone(s.cacert)) return undefined
+    const passphrase = process.env.OAUTH_TLS_KEY_PASSPHRASE
+    return {
+      ...(Option.isSome(s.cert) ? { cert: yield* readText(s.cert.value, "--cert") } : {}),
+      ...(Option.isSome(s.key) ? { key: yield* readText(s.key.value, "--key") } : {}),
+      ...(Option.isSome(s.cacert) ? { ca: yield* readText(s.cacert.value, "--cacert") } : {}),
+      ...(passphrase === undefined ? {} : { passphrase })
+    }
+  })
+
+const flagOf: Record<string, string> = {
+  TOKEN_URL: "--token-url",
+  CLIENT_ID: "--client-id",
+  CLIENT_SECRET: "--client-secret-file / --client-secret-stdin",
+  SCOPE: "--scope",
+  AUDIENCE: "--audience",
+  RESOURCE: "--resource",
+  AUTH_METHOD: "--auth-method",
+  TLS: "--cert / --key"
+}
+
+const variableOf = (path: ReadonlyArray<string>): string => {
+  const segments = path.map((segment) => segment.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase())
+  while (segments[0] === "OAUTH") segments.shift()
+  const name = segments.join("_")
+  const flag = flagOf[name]
+  return flag === undefined ? `OAUTH_${name}` : `OAUTH_${name} (${flag})`
+}
+
+/** A ConfigError as one line: which variable is missing or invalid, and the flag that sets it. @internal */
+export const formatConfigError = (error: ConfigError.ConfigError): string => {
+  const lines: Array<string> = []
+  const walk = (e: ConfigError.ConfigError): void => {
+    switch (e._op) {
+      case "And":
+      case "Or":
+        walk(e.left)
+        walk(e.right)
+        return
+      case "MissingData":
+        lines.push(`missing ${variableOf(e.path)}`)
+        return
+      case "InvalidData":
+        lines.push(`invalid ${variableOf(e.path)}: ${e.message.replace(/^Expected [^ ]+ to be /, "expected ")}`)
+        return
+      case "SourceUnavailable":
+      case "Unsupported":
+        lines.push(`${variableOf(e.path)}: ${e.message}`)
+        return
+    }
+  }
+  walk(error)
+  return `configuration: ${Array.from(new Set(lines)).join("; ")}`
+}
+
+// -----------------------------------------------------------------------------
+// verbose logging
+// -----------------------------------------------------------------------------
+
+const startedAt = Date.now()
+
+/** oauth-cc's debug lines on stderr, with the time since start, so retry waits show. @internal */
+export const stderrLogger = Logger.make(({ message }) => {
+  const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+  if (!text.startsWith("oauth-cc")) return
+  process.stderr.write(`[+${String(Date.now() - startedAt).padStart(5)}ms] ${text}\n`)
+})
+
+const withVerbose = (verbose: boolean) => Logger.withMinimumLogLevel(verbose ? LogLevel.Debug : LogLevel.None)
+
+const where = (url: string) => {
+  const parsed = new URL(url)
+  return `${parsed.origin}${parsed.pathname}`
+}
+
+/** Logs each request (method, origin and path, never headers or query) and its status, with Retry-After. */
+const traced = (client: HttpClient.HttpClient, what: string): HttpClient.HttpClient =>
+  client.pipe(
+    HttpClient.tapRequest((request) => Effect.logDebug(`oauth-cc: ${what} ${request.method} ${where(request.url)}`)),
+    HttpClient.tap((response) => {
+      const retryAfter = response.headers["retry-after"]
+      return Effect.logDebug(
+        `oauth-cc: ${what} answered HTTP ${response.status}${
+          retryAfter === undefined ? "" : `, Retry-After: ${retryAfter}`
+        }`
+      )
+    })
+  )
+
+// -----------------------------------------------------------------------------
+// commands
+// -----------------------------------------------------------------------------
+
+interface Session {
+  readonly provider: TokenProvider.Service
+  readonly client: HttpClient.HttpClient
+}
+
+/** The provider and the client, from flags and env. */
+const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.ConfigError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const secret = yield* secretOf(s)
+    const credentials = yield* Effect.withConfigProvider(ClientCredentials.config(), providerOf(s, secret))
+    const tls = yield* tlsOf(s)
+    const [grant, transport] = yield* split({ ...credentials, ...(tls === undefined ? {} : { tls }) })
+    const client = NodeHttpClient.makeUndici(yield* makeDispatcher(transport))
+    const provider = yield* TokenProvider.make(grant).pipe(
+      Effect.provideService(HttpClient.HttpClient, traced(client, "token request:"))
+    )
+    return { provider, client }
+  })
+
+const tokenCommand = Command.make(
+  "token",
+  {
+    ...settings,
+    json: Options.boolean("json").pipe(
+      Options.withDescription("Print JSON: access_token, token_type, expires_in, scope.")
+    )
+  },
+  (s) =>
+    Effect.gen(function*() {
+      const { provider } = yield* session(s)
+      const token = yield* provider.get
+      if (!s.json) {
+        process.stdout.write(`${Redacted.value(token.value)}\n`)
+        return
+      }
+      const now = yield* Clock.currentTimeMillis
+      const json = {
+        access_token: Redacted.value(token.value),
+        token_type: token.tokenType,
+        expires_in: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
+        scope: token.scope.join(" ")
+      }
+      process.stdout.write(`${JSON.stringify(json)}\n`)
+    }).pipe(Effect.scoped, withVerbose(s.verbose))
+).pipe(Command.withDescription("Print an access token, e.g. curl -H \"Authorization: Bearer $(oauth-cc token)\" …"))
+
+const parseHeader = (header: string): Effect.Effect<readonly [string, string], CliError> => {
+  const colon = header.indexOf(":")
+  const name = colon > 0 ? header.slice(0, colon).trim() : ""
+  return /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)
+    ? Effect.succeed([name, header.slice(colon + 1).trim()] as const)
+    : Effect.fail(new CliError({ detail: `-H takes "Name: value", got a header without a valid name` }))
+}
+
+const contentTypeOf = (text: string) => {
+  try {
+    JSON.parse(text)
+    return "application/json"
+  } catch {
+    return "application/x-www-form-urlencoded"
+  }
+}
+
+const requestCommand = Command.make(
+  "request",
+  {
+    ...settings,
+    url: Args.text({ name: "url" }).pipe(Args.withDescription("The URL of the protected resource.")),
+    method: Options.text("request").pipe(
+      Options.withAlias("X"),
+      Options.withDescription("The HTTP method."),
+      Options.withDefault("GET")
+    ),
+    headers: Options.text("header").pipe(
+      Options.withAlias("H"),
+      Options.withDescription("A request header, \"Name: value\"; repeatable."),
+      Options.repeated
+    ),
+    data: optionalText("data", "The request body (JSON is sent as application/json, else as a form).").pipe(
+      Options.withAlias("d")
+    ),
+    dataFile: optionalText("data-file", "Send this file as the request body."),
+    include: Options.boolean("include").pipe(
+      Options.withAlias("i"),
+      Options.withDescription("Print the status line and headers before the body on stdout.")
+    ),
+    fail: Options.boolean("fail").pipe(
+      Options.withAlias("f"),
+      Options.withDescription("Exit with code 9 when the server answers with a status of 400 or more.")
+    )
+  },
+  (s) =>
+    Effect.gen(function*() {
+      let url: URL
+      try {
+        url = new URL(s.url)
+      } catch {
+        return yield* new CliError({ detail: "the URL is not a valid absolute URL" })
+      }
+      if (url.protocol !== "https:" && url.protocol !== "http:") {
+        return yield* new CliError({ detail: `the URL must be http: or https:, not ${url.protocol}` })
+      }
+      const method = s.method.toUpperCase()
+      if (!/^[A-Z]+$/.test(method)) return yield* new CliError({ detail: "-X takes an HTTP method name" })
+      if (Option.isSome(s.data) && Option.isSome(s.dataFile)) {
+        return yield* new CliError({ detail: "give either -d or --data-file, not both" })
+      }
+      const headers = yield* Effect.forEach(s.headers, parseHeader)
+      const explicitType = headers.find(([name]) => name.toLowerCase() === "content-type")?.[1]
+      let request = HttpClientRequest.make(method as "GET")(url).pipe(HttpClientRequest.setHeaders(headers))
+      if (Option.isSome(s.data)) {
+        request = HttpClientRequest.bodyText(request, s.data.value, explicitType ?? contentTypeOf(s.data.value))
+      } else if (Option.isSome(s.dataFile)) {
+        const bytes = yield* readBytes(s.dataFile.value, "--data-file")
+        request = HttpClientRequest.bodyUint8Array(request, bytes, explicitType ?? "application/octet-stream")
+      }
+
+      const { client, provider } = yield* session(s)
+      const authorized = AuthorizedHttpClient.authorize(traced(client, "request:"), provider)
+      const response = yield* authorized.execute(request).pipe(
+        Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
+          Effect.fail(
+            new RequestFailed({
+              detail: `request to ${where(url.href)} failed (${error.reason})${causeText(error)}`
+            })
+          ))
+      )
+      const body = yield* response.arrayBuffer.pipe(
+        Effect.mapError((error) =>
+          new RequestFailed({ detail: `reading the answer of ${where(url.href)} failed (${error.reason})` })
+        )
+      )
+      const statusLine = `HTTP ${response.status}`
+      if (s.include) {
+        const lines = Object.entries(response.headers).map(([name, value]) => `${name}: ${value}`)
+        process.stdout.write(`${statusLine}\n${lines.join("\n")}\n\n`)
+      } else {
+        process.stderr.write(`${statusLine}\n`)
+      }
+      process.stdout.write(new Uint8Array(body))
+      if (s.fail && response.status >= 400) return yield* new HttpStatusError({ status: response.status })
+    }).pipe(Effect.scoped, withVerbose(s.verbose))
+).pipe(Command.withDescription("Send one authorized request and print the answer."))
+
+const causeText = (error: HttpClientError.HttpClientError): string => {
+  const cause = error.cause
+  if (cause instanceof Error) {
+    const inner = (cause as { cause?: unknown }).cause
+    const code = inner instanceof Error && "code" in inner ? ` ${String(inner.code)}` : ""
+    return `: ${cause.message}${code}`
+  }
+  return ""
+}
+
+const command = Command.make("oauth-cc").pipe(
+  Command.withDescription("OAuth 2.0 client credentials from the shell."),
+  Command.withSubcommands([tokenCommand, requestCommand])
+)
+
+/** @internal */
+export const version = "0.1.0"
+
+const cli = Command.run(command, { name: "oauth-cc", version })
+
+/** Prints one line for an error and gives its exit code. Never prints a cause (it may hold a request). */
+const report = (error: unknown): Effect.Effect<number> =>
+  Effect.sync(() => {
+    const line = (text: string) => process.stderr.write(`oauth-cc: ${text}\n`)
+    if (ValidationError.isValidationError(error)) return ExitCode.Usage // @effect/cli printed it
+    if (TokenError.isTokenError(error)) {
+      line(error.message)
+      return TokenError.exitCode(error)
+    }
+    if (ConfigError.isConfigError(error)) {
+      line(formatConfigError(error))
+      return ExitCode.Usage
+    }
+    if (error instanceof CliError) {
+      line(error.message)
+      return ExitCode.Usage
+    }
+    if (error instanceof RequestFailed) {
+      line(error.message)
+      return ExitCode.RequestFailed
+    }
+    if (error instanceof HttpStatusError) {
+      line(error.message)
+      return ExitCode.HttpError
+    }
+    line("unexpected error")
+    return ExitCode.Unexpected
+  })
+
+/**
+ * Runs the CLI on `process.argv`-shaped arguments and gives the exit code; never fails.
+ *
+ * @internal
+ */
+export const main = (argv: ReadonlyArray<string>) =>
+  Effect.suspend(() => {
+    if (forbiddenSecretFlag(argv)) {
+      return Effect.as(
+        Effect.sync(() =>
+          process.stderr.write(`oauth-cc: --client-secret is not accepted (ps would show it): ${secretFlagHint}\n`)
+        ),
+        ExitCode.Usage
+      )
+    }
+    return cli(argv).pipe(
+      Effect.exit,
+      Effect.flatMap(Exit.match({
+        onSuccess: () => Effect.succeed(ExitCode.Ok),
+        onFailure: (cause) =>
+          Option.match(Cause.failureOption(cause), {
+            onSome: report,
+            onNone: () =>
+              Cause.isInterruptedOnly(cause)
+                ? Effect.succeed(130)
+                : Effect.flatMap(
+                  Effect.sync(() => process.stderr.write("oauth-cc: unexpected error\n")),
+                  () => Effect.succeed(ExitCode.Unexpected)
+                )
+          })
+      })),
+      Logger.withMinimumLogLevel(LogLevel.None),
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger))
+    )
+  })
