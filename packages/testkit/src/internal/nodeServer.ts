@@ -32,9 +32,12 @@ export const listen = (port: number): Effect.Effect<{ readonly server: Http.Serv
     }),
     (server) =>
       Effect.async<void>((resume) => {
-        server.close(() => resume(Effect.void))
+        const closed = Array.from(sockets, (socket) => new Promise<void>((done) => socket.once("close", () => done())))
+        closed.push(new Promise<void>((done) => server.close(() => done())))
         server.closeAllConnections()
         for (const socket of sockets) socket.destroy()
+        // libuv releases closed handles in the "close callbacks" phase: resume after it
+        void Promise.all(closed).then(() => setImmediate(() => setImmediate(() => resume(Effect.void))))
       })
   ).pipe(Effect.map((server) => ({ server, port: (server.address() as Net.AddressInfo).port })))
 }
