@@ -1,3 +1,4 @@
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
@@ -12,7 +13,7 @@ export const defaultClient = Handler.defaultClient
 /** @internal */
 export const inProcessHost = "fake-auth-server.localhost"
 
-const serviceOf = (state: Handler.ServerState, host: string): FakeAuthServer.Service => {
+const serviceOf = (state: Handler.ServerState, host: string, clock?: Clock.Clock): FakeAuthServer.Service => {
   const sync = <A>(f: () => A): Effect.Effect<A> => Effect.sync(f)
   const waitFor = (condition: () => boolean): Effect.Effect<void> =>
     Effect.async<void>((resume) => {
@@ -28,7 +29,7 @@ const serviceOf = (state: Handler.ServerState, host: string): FakeAuthServer.Ser
       authMethods,
       basicEncoding
     })),
-    httpClient: makeClient(state, host),
+    httpClient: makeClient(state, host, clock),
     enqueue: (...responses) => sync(() => void state.queue.push(...responses)),
     always: (response) => sync(() => void (state.alwaysResponse = response)),
     reset: sync(() => {
@@ -59,8 +60,9 @@ export const make = (options: FakeAuthServer.Options = {}): Effect.Effect<FakeAu
     const { port, server } = yield* listen(options.port ?? 0)
     const host = `127.0.0.1:${port}`
     const state = new Handler.ServerState(Handler.urlsOf(`http://${host}`), options, key)
-    yield* serve(server, state)
-    return serviceOf(state, host)
+    const clock = Clock.make()
+    yield* serve(server, state, clock)
+    return serviceOf(state, host, clock)
   })
 
 /** @internal */

@@ -3,6 +3,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Chunk from "effect/Chunk"
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as FakeResponse from "../FakeResponse.js"
@@ -104,12 +105,12 @@ const toResponse = (
 }
 
 /**
- * An `HttpClient` that hands requests for `host` to the state's handler in the calling fiber (so the
- * handler reads that fiber's `Clock`), without sockets. Other hosts fail with a transport error.
+ * An `HttpClient` that hands requests for `host` to the state's handler in the calling fiber, without
+ * sockets. The handler reads `clock` when given (a socket server's wall clock), else the fiber's `Clock`. Other hosts fail with a transport error.
  *
  * @internal
  */
-export const makeClient = (state: ServerState, host: string): HttpClient.HttpClient =>
+export const makeClient = (state: ServerState, host: string, clock?: Clock.Clock): HttpClient.HttpClient =>
   HttpClient.make((request, url) =>
     Effect.gen(function*() {
       if (url.host !== host) {
@@ -121,13 +122,14 @@ export const makeClient = (state: ServerState, host: string): HttpClient.HttpCli
       const tooLarge = body.bytes !== undefined && body.bytes.length > state.maxBodyBytes
       const headers: Record<string, string> = { ...request.headers }
       if (body.contentType !== undefined) headers["content-type"] = body.contentType
-      const outcome = yield* state.handle({
+      const handled = state.handle({
         method: request.method,
         path: url.pathname + url.search,
         headers,
         body: tooLarge ? undefined : body.bytes,
         bodyTooLarge: tooLarge
       })
+      const outcome = yield* (clock === undefined ? handled : Effect.withClock(handled, clock))
       return yield* toResponse(request, outcome)
     })
   )

@@ -1,4 +1,4 @@
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as FiberSet from "effect/FiberSet"
@@ -82,15 +82,18 @@ const write = (outcome: Outcome, request: Http.IncomingMessage, response: Http.S
 }
 
 /**
- * Serves the state's handler on the server. Handler fibers run in the scope, with the live clock
- * (whatever clock the caller of `make` had); a fiber is interrupted when its client goes away.
+ * Serves the state's handler on the server. Handler fibers run in the scope with `clock` (the wall
+ * clock, whatever clock the caller of `make` had); a fiber is interrupted when its client goes away.
  *
  * @internal
  */
-export const serve = (server: Http.Server, state: ServerState): Effect.Effect<void, never, Scope.Scope> =>
+export const serve = (
+  server: Http.Server,
+  state: ServerState,
+  clock: Clock.Clock
+): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const runFork = yield* FiberSet.makeRuntime<never, void, never>()
-    const clock = Clock.make()
     server.on("request", (request: Http.IncomingMessage, response: Http.ServerResponse) => {
       const chunks: Array<Buffer> = []
       let size = 0
