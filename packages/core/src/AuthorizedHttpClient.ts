@@ -28,6 +28,11 @@ import * as TokenProvider from "./TokenProvider.js"
 export interface Options {
   /** Invalidate the sent token, get a fresh one and replay the request once on a 401. Default: true. */
   readonly retryOn401?: boolean | undefined
+  /**
+   * Authorize with a token for this parameter set (`TokenProvider.getFor`) instead of the configured one,
+   * e.g. one audience per downstream API.
+   */
+  readonly params?: TokenProvider.Params | undefined
 }
 
 /**

@@ -135,6 +135,26 @@ describe("AuthorizedHttpClient", () => {
       assert.strictEqual(w.resourceRequests().length, 1)
     }))
 
+  it.scoped("params authorizes with a token for another parameter set, and 401 handling uses that key", () =>
+    Effect.gen(function*() {
+      const w = world()
+      const provider = yield* TokenProvider.make(baseOptions).pipe(
+        Effect.provideService(HttpClient.HttpClient, w.fake.client)
+      )
+      const billing = AuthorizedHttpClient.authorize(w.fake.client, provider, {
+        params: { audience: "https://billing.test" }
+      })
+      assert.strictEqual((yield* billing.get("https://x.test/api/a")).status, 200)
+      const tokenRequests = w.fake.seen.filter((s) => s.url.endsWith("/oauth/token"))
+      assert.strictEqual(new URLSearchParams(tokenRequests[0]!.body).get("audience"), "https://billing.test")
+      w.valid.clear()
+      assert.strictEqual((yield* billing.get("https://x.test/api/b")).status, 200)
+      assert.strictEqual(w.tokenRequests(), 2)
+      // the default key was never touched
+      yield* provider.get
+      assert.strictEqual(w.tokenRequests(), 3)
+    }))
+
   it.scoped("never sends a request without a token: the caller gets the TokenError", () =>
     Effect.gen(function*() {
       let resource = 0

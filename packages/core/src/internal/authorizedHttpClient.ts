@@ -29,6 +29,8 @@ export const authorizeWith = <E, R, R2>(
   options?: AuthorizedHttpClient.Options
 ): HttpClient.HttpClient.With<E | TokenError.TokenError, R | R2> => {
   const retryOn401 = options?.retryOn401 ?? true
+  const params = options?.params
+  const get = (provider: TokenProvider.Service) => params === undefined ? provider.get : provider.getFor(params)
   const providerEffect = Effect.isEffect(provider) ? provider : Effect.succeed(provider)
   const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
     self.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token)))
@@ -36,11 +38,11 @@ export const authorizeWith = <E, R, R2>(
     Effect.flatMap(
       providerEffect,
       (provider) =>
-        Effect.flatMap(provider.get, (token) =>
+        Effect.flatMap(get(provider), (token) =>
           Effect.flatMap(send(request, token), (response) => {
             if (response.status !== 401 || !retryOn401 || !isReplayable(request)) return Effect.succeed(response)
-            return provider.invalidate(token).pipe(
-              Effect.zipRight(provider.get),
+            return provider.invalidate(token, params).pipe(
+              Effect.zipRight(get(provider)),
               Effect.flatMap((fresh) => send(request, fresh)),
               Effect.withSpan("oauth-cc.authorized.retry-401")
             )
