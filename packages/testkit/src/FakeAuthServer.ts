@@ -278,8 +278,12 @@ export const layer = (options?: Options): Layer.Layer<FakeAuthServer> => Layer.s
  * @category layers
  */
 export const layerHttpClient = (options?: Options): Layer.Layer<FakeAuthServer | HttpClient.HttpClient> =>
-  Layer.effectContext(Effect.map(makeInProcess(options), (server) =>
-    Context.make(FakeAuthServer, server).pipe(Context.add(HttpClient.HttpClient, server.httpClient))))
+  Layer.effectContext(
+    Effect.map(
+      makeInProcess(options),
+      (server) => Context.make(FakeAuthServer, server).pipe(Context.add(HttpClient.HttpClient, server.httpClient))
+    )
+  )
 
 /**
  * The server for tests that do not use Effect (vitest, jest, `node:test`): the same properties, the
@@ -347,7 +351,9 @@ export const start: (options?: Options) => Promise<Handle> = internal.start
  * @since 0.1.0
  * @category accessors
  */
-export const enqueue = (...responses: ReadonlyArray<FakeResponse.FakeResponse>): Effect.Effect<void, never, FakeAuthServer> =>
+export const enqueue = (
+  ...responses: ReadonlyArray<FakeResponse.FakeResponse>
+): Effect.Effect<void, never, FakeAuthServer> =>
   Effect.flatMap(FakeAuthServer, (server) => server.enqueue(...responses))
 
 /**
@@ -361,7 +367,10 @@ export const always = (response: FakeResponse.FakeResponse): Effect.Effect<void,
  * @since 0.1.0
  * @category accessors
  */
-export const reset: Effect.Effect<void, never, FakeAuthServer> = Effect.flatMap(FakeAuthServer, (server) => server.reset)
+export const reset: Effect.Effect<void, never, FakeAuthServer> = Effect.flatMap(
+  FakeAuthServer,
+  (server) => server.reset
+)
 
 /**
  * @since 0.1.0

@@ -123,7 +123,8 @@ export const formatRetryAfter = (retryAfter: RetryAfter): string =>
 const withRetryAfter = (
   headers: Record<string, string>,
   retryAfter: RetryAfter | undefined
-): Record<string, string> => retryAfter === undefined ? headers : { ...headers, "retry-after": formatRetryAfter(retryAfter) }
+): Record<string, string> =>
+  retryAfter === undefined ? headers : { ...headers, "retry-after": formatRetryAfter(retryAfter) }
 
 /**
  * 429 Too Many Requests with `Retry-After` (RFC 6585 §4) and a JSON body.

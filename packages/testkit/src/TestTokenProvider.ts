@@ -11,7 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 
 /**
  * What the stub answers: a token string (a Bearer token valid for one hour from the `Clock` at
@@ -121,6 +121,9 @@ export const make = (
  */
 export const layer = (answer: Answer): Layer.Layer<TokenProvider.TokenProvider | TestTokenProvider> =>
   Layer.effectContext(
-    Effect.map(make(answer), ({ provider, stub }) =>
-      Context.make(TokenProvider.TokenProvider, provider).pipe(Context.add(TestTokenProvider, stub)))
+    Effect.map(
+      make(answer),
+      ({ provider, stub }) =>
+        Context.make(TokenProvider.TokenProvider, provider).pipe(Context.add(TestTokenProvider, stub))
+    )
   )

@@ -4,7 +4,17 @@ import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as Jose from "jose"
 import { FakeAuthServer, FakeResponse } from "../src/index.js"
-import { answer, basic, defaultBasic, formType, portOf, rawExchange, rawTokenRequest, requestToken, send } from "./utils.js"
+import {
+  answer,
+  basic,
+  defaultBasic,
+  formType,
+  portOf,
+  rawExchange,
+  rawTokenRequest,
+  requestToken,
+  send
+} from "./utils.js"
 
 describe("FakeAuthServer (socket mode)", () => {
   it.scoped("listens on 127.0.0.1 and issues an opaque Bearer token with Cache-Control: no-store", () =>
@@ -445,7 +455,10 @@ describe("FakeAuthServer (socket mode)", () => {
         assert.strictEqual(none.headers.get("www-authenticate"), `Bearer realm="fake-auth-server"`)
         const unknown = yield* get("Bearer nope")
         assert.strictEqual(unknown.status, 401)
-        assert.match(unknown.headers.get("www-authenticate")!, /^Bearer realm="fake-auth-server", error="invalid_token"/)
+        assert.match(
+          unknown.headers.get("www-authenticate")!,
+          /^Bearer realm="fake-auth-server", error="invalid_token"/
+        )
         const t1 = (yield* requestToken(server.tokenUrl)).json.access_token as string
         const t2 = (yield* requestToken(server.tokenUrl)).json.access_token as string
         assert.strictEqual((yield* get(`Bearer ${t1}`)).status, 200)

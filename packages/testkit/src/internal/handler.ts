@@ -187,7 +187,9 @@ export class ServerState {
   readonly ttlMillis: number
   readonly tokenFormat: "opaque" | "jwt"
   readonly maxBodyBytes: number
-  readonly rateLimit: { readonly requests: number; readonly perMillis: number; readonly retryAfter?: number } | undefined
+  readonly rateLimit:
+    | { readonly requests: number; readonly perMillis: number; readonly retryAfter?: number }
+    | undefined
 
   queue: Array<FakeResponse.FakeResponse> = []
   alwaysResponse: FakeResponse.FakeResponse | undefined = undefined
@@ -478,7 +480,12 @@ export class ServerState {
             break
           }
           case "Http": {
-            outcome = { _tag: "Respond", status: response.status, headers: { ...noStore, ...response.headers }, body: response.body }
+            outcome = {
+              _tag: "Respond",
+              status: response.status,
+              headers: { ...noStore, ...response.headers },
+              body: response.body
+            }
             name = response.name
             break
           }
@@ -548,7 +555,7 @@ export class ServerState {
    * never two methods at once), grant type (§4.4.2), scope (§3.3).
    */
   private checkTokenRequest(request: IncomingRequest): TokenRequest {
-    let form: Record<string, string | ReadonlyArray<string>> | undefined
+    let form: Record<string, string | ReadonlyArray<string>> | undefined = undefined
     let authMethod: TokenRequest["authMethod"]
     let usedBasic = false
     let clientId: string | undefined
@@ -557,7 +564,10 @@ export class ServerState {
       authMethod,
       usedBasic,
       clientId,
-      result: { _tag: "Rejected", rejection: status === undefined ? { code, description } : { code, description, status } }
+      result: {
+        _tag: "Rejected",
+        rejection: status === undefined ? { code, description } : { code, description, status }
+      }
     })
     if (request.method !== "POST") return reject("invalid_request", "the token endpoint accepts POST only", 405)
     if (request.bodyTooLarge) return reject("invalid_request", "the request body is too large", 413)
@@ -609,7 +619,13 @@ export class ServerState {
       authMethod = "multiple"
       return reject("invalid_request", "the client used more than one authentication method")
     }
-    if (basic === undefined) authMethod = postSecret !== undefined ? "client_secret_post" : postId !== undefined ? "none" : undefined
+    if (basic === undefined) {
+      authMethod = postSecret !== undefined
+        ? "client_secret_post"
+        : postId !== undefined
+        ? "none"
+        : undefined
+    }
 
     let client: Client | undefined
     let secret: string | undefined

@@ -25,7 +25,10 @@ const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
 /** The bytes of a request body and the content type they imply. */
 const bodyOf = (
   request: HttpClientRequest.HttpClientRequest
-): Effect.Effect<{ readonly bytes: Uint8Array | undefined; readonly contentType?: string }, HttpClientError.RequestError> => {
+): Effect.Effect<
+  { readonly bytes: Uint8Array | undefined; readonly contentType?: string },
+  HttpClientError.RequestError
+> => {
   const body = request.body
   switch (body._tag) {
     case "Empty":
@@ -77,7 +80,8 @@ const toResponse = (
             headers: outcome.headers
           })
         ),
-      catch: (cause) => transportError(request, `the fake server cannot send status ${outcome.status} in process`, cause)
+      catch: (cause) =>
+        transportError(request, `the fake server cannot send status ${outcome.status} in process`, cause)
     })
   }
   switch (outcome.fault) {
@@ -96,7 +100,10 @@ const toResponse = (
         }
       })
       return Effect.succeed(
-        HttpClientResponse.fromWeb(request, new Response(stream, { status: partialBody.status, headers: partialBody.headers }))
+        HttpClientResponse.fromWeb(
+          request,
+          new Response(stream, { status: partialBody.status, headers: partialBody.headers })
+        )
       )
     }
     default:

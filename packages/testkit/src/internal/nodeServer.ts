@@ -13,7 +13,9 @@ import { garbageBytes, type IncomingRequest, type Outcome, partialBody, type Ser
  *
  * @internal
  */
-export const listen = (port: number): Effect.Effect<{ readonly server: Http.Server; readonly port: number }, never, Scope.Scope> => {
+export const listen = (
+  port: number
+): Effect.Effect<{ readonly server: Http.Server; readonly port: number }, never, Scope.Scope> => {
   const sockets = new Set<Net.Socket>()
   return Effect.acquireRelease(
     Effect.async<Http.Server>((resume) => {
