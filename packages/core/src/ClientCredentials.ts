@@ -9,22 +9,38 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import type * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
+import type * as ClientAssertion from "./ClientAssertion.js"
 import * as internal from "./internal/clientCredentials.js"
 
 /**
  * How the client authenticates at the token endpoint.
  *
- * - `client_secret_basic` (default): HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1).
+ * - `client_secret_basic`: HTTP Basic with the id and secret, form-encoded first (RFC 6749 §2.3.1;
+ *   see `basicEncoding`).
  * - `client_secret_post`: `client_id` and `client_secret` in the form body.
+ * - `client_secret_jwt`: a JWT signed with the secret (HS256) as `client_assertion` (RFC 7523 §2.2);
+ *   the secret itself is never sent.
+ * - `private_key_jwt`: a JWT signed with the client's private key (`clientAssertion.key`) as
+ *   `client_assertion` (RFC 7523 §2.2, OIDC Core §9).
  * - `tls_client_auth`: mutual TLS (RFC 8705 §2.1); the form carries `client_id`, no secret is sent.
  *   The TLS client certificate is configured on the `HttpClient` (see `@oauth-cc/node-adapter`).
  *
+ * When unset: `private_key_jwt` if `clientAssertion.key` is set, else `client_secret_basic`; with
+ * `issuer`, the first of `private_key_jwt` (with a key), `client_secret_basic`, `client_secret_post`,
+ * `client_secret_jwt` that the server lists in `token_endpoint_auth_methods_supported`.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
  * @see https://www.rfc-editor.org/rfc/rfc8705#section-2.1
  * @since 0.1.0
  * @category models
  */
-export type AuthMethod = "client_secret_basic" | "client_secret_post" | "tls_client_auth"
+export type AuthMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "client_secret_jwt"
+  | "private_key_jwt"
+  | "tls_client_auth"
 
 /**
  * @since 0.1.0
@@ -64,19 +80,32 @@ export interface RetryOptions {
  * @category models
  */
 export interface Options {
-  /** The token endpoint. Must be `https:`, or `http:` on a loopback host (or with `allowInsecureHttp`). */
-  readonly tokenUrl: string | URL
+  /**
+   * The token endpoint. Must be `https:`, or `http:` on a loopback host (or with `allowInsecureHttp`).
+   * Set exactly one of `tokenUrl` and `issuer`.
+   */
+  readonly tokenUrl?: string | URL | undefined
+  /**
+   * The authorization server's issuer identifier, to discover the token endpoint from (RFC 8414
+   * `/.well-known/oauth-authorization-server`, else `/.well-known/openid-configuration`). The
+   * metadata is fetched on the first token fetch, once per provider, and its `issuer` must be
+   * identical to this string (mind a trailing `/`). Set exactly one of `tokenUrl` and `issuer`.
+   */
+  readonly issuer?: string | URL | undefined
   /** The client identifier. */
   readonly clientId: string
   /** The client secret; required by the `client_secret_*` methods. */
   readonly clientSecret?: Redacted.Redacted<string> | undefined
-  /** How the client authenticates. Default: `"client_secret_basic"`. */
+  /** How the client authenticates. Default: see `AuthMethod`. */
   readonly authMethod?: AuthMethod | undefined
+  /** The JWT assertion of `private_key_jwt` (its key) and `client_secret_jwt` (lifetime, audience). */
+  readonly clientAssertion?: ClientAssertion.Options | undefined
   /**
    * How id and secret are put into HTTP Basic: `"form"` form-urlencodes them first, as RFC 6749
-   * §2.3.1 requires (oidc-provider insists on it); `"raw"` does not (some servers, such as
-   * @node-oauth/oauth2-server, expect that). Only matters for characters outside `A-Za-z0-9-._~`.
-   * Default: `"form"`.
+   * §2.3.1 requires (oidc-provider insists on it: a raw `%`, `+` or non-ASCII secret is refused);
+   * `"raw"` does not (@node-oauth/oauth2-server and other servers that decode Basic with a plain
+   * `basic-auth` parser expect that). Only matters for characters outside `A-Za-z0-9-._~`; with such a
+   * secret, `client_secret_post` avoids the question. Default: `"form"`.
    */
   readonly basicEncoding?: "form" | "raw" | undefined
   /** The scopes to request: a space-separated string or an array (RFC 6749 §3.3). */
@@ -111,13 +140,15 @@ export interface Options {
   readonly maxCachedKeys?: number | undefined
   /** The largest token response body read. Default: 1 MiB. */
   readonly maxResponseBytes?: number | undefined
-  /** Allow an `http:` token URL on a non-loopback host. Default: false. */
+  /** Allow an `http:` token URL (or issuer) on a non-loopback host. Default: false. */
   readonly allowInsecureHttp?: boolean | undefined
 }
 
 /**
- * Checks options: a parseable token URL that is `https:` (or loopback `http:`), without credentials
- * or a fragment; a non-empty client id; a secret where the method needs one; valid scope tokens.
+ * Checks options: exactly one of `tokenUrl` and `issuer`, parseable, `https:` (or loopback `http:`),
+ * without credentials or a fragment (an issuer without a query either); a non-empty client id; a
+ * secret or a readable private key where the method needs one, and an algorithm that fits the key;
+ * valid scope tokens.
  *
  * @since 0.1.0
  * @category validation
@@ -125,10 +156,12 @@ export interface Options {
 export const validate: (options: Options) => Either.Either<Options, ConfigError.ConfigError> = internal.validate
 
 /**
- * A `Config` reading the options from `<prefix>_TOKEN_URL`, `<prefix>_CLIENT_ID`,
- * `<prefix>_CLIENT_SECRET` (redacted), `<prefix>_SCOPE` (space separated), `<prefix>_AUDIENCE`,
- * `<prefix>_RESOURCE` (space separated) and `<prefix>_AUTH_METHOD`, validated with `validate`.
- * `overrides` supplies the options that have no variable (retry policy, skew, …).
+ * A `Config` reading the options from `<prefix>_TOKEN_URL` or `<prefix>_ISSUER` (one of them),
+ * `<prefix>_CLIENT_ID`, `<prefix>_CLIENT_SECRET` (redacted), `<prefix>_SCOPE` (space separated),
+ * `<prefix>_AUDIENCE`, `<prefix>_RESOURCE` (space separated), `<prefix>_AUTH_METHOD`, and for
+ * `private_key_jwt` `<prefix>_CLIENT_ASSERTION_KEY` (redacted: a PEM or a JWK's JSON),
+ * `<prefix>_CLIENT_ASSERTION_ALG`, `<prefix>_CLIENT_ASSERTION_KID`, `<prefix>_CLIENT_ASSERTION_AUDIENCE`,
+ * validated with `validate`. `overrides` supplies the options that have no variable (retry policy, skew, …).
  *
  * @example
  * ```ts

@@ -212,6 +212,54 @@ export class TokenResponseInvalid extends Data.TaggedError("TokenResponseInvalid
 }
 
 /**
+ * Authorization server metadata discovery (`issuer` instead of `tokenUrl`) failed, so no token
+ * request could be made.
+ *
+ * - `Unreachable`: no complete answer (network, timeout, 429, 5xx) until the retry policy ran out.
+ * - `NotFound`: neither `/.well-known/oauth-authorization-server` (RFC 8414) nor
+ *   `/.well-known/openid-configuration` answered with a document.
+ * - `InvalidMetadata`: the document is not JSON, or lacks `issuer` or `token_endpoint`.
+ * - `IssuerMismatch`: the document's `issuer` is not identical to the configured one (RFC 8414 §3.3).
+ * - `InsecureTokenEndpoint`: the `token_endpoint` is not `https:` (or loopback `http:`).
+ * - `NoSupportedAuthMethod`: no method in `token_endpoint_auth_methods_supported` fits the
+ *   configured credentials, and no `authMethod` was set.
+ *
+ * The metadata is fetched again on the next token fetch (after `failureCooldown`).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
+ * @since 0.1.0
+ * @category errors
+ */
+export class TokenDiscoveryFailed extends Data.TaggedError("TokenDiscoveryFailed")<{
+  readonly reason:
+    | "Unreachable"
+    | "NotFound"
+    | "InvalidMetadata"
+    | "IssuerMismatch"
+    | "InsecureTokenEndpoint"
+    | "NoSupportedAuthMethod"
+  /** The configured issuer. */
+  readonly issuer: string
+  /** What was wrong, in one line. */
+  readonly detail: string
+  /** Metadata requests made before giving up. */
+  readonly attempts: number
+  /** The last `Retry-After` the server sent, if any. */
+  readonly retryAfter?: Duration.Duration | undefined
+}> {
+  /** @since 0.1.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.1.0 */
+  get retryable(): boolean {
+    return this.reason === "Unreachable"
+  }
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `discovery of ${this.issuer} failed (${this.reason}) after ${attemptsText(this.attempts)}: ${this.detail}`
+  }
+}
+
+/**
  * Every error `TokenProvider` can fail with.
  *
  * @since 0.1.0
@@ -223,6 +271,7 @@ export type TokenError =
   | TokenServerError
   | TokenTransportError
   | TokenResponseInvalid
+  | TokenDiscoveryFailed
 
 /**
  * @since 0.1.0
@@ -248,5 +297,7 @@ export const exitCode = (error: TokenError): number => {
       return 6
     case "TokenResponseInvalid":
       return 7
+    case "TokenDiscoveryFailed":
+      return 8
   }
 }

@@ -11,7 +11,17 @@ export * as AuthorizedHttpClient from "./AuthorizedHttpClient.js"
 /**
  * @since 0.1.0
  */
+export * as ClientAssertion from "./ClientAssertion.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as ClientCredentials from "./ClientCredentials.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as Discovery from "./Discovery.js"
 
 /**
  * @since 0.1.0

@@ -3,12 +3,17 @@ import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
+import type { KeyObject } from "node:crypto"
+import type * as ClientAssertion from "../ClientAssertion.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
+import { algorithmFor, algorithms, jwkMember, lifetimeSeconds, toKeyObject } from "./clientAssertion.js"
 
 /** @internal */
 export const authMethods: ReadonlyArray<ClientCredentials.AuthMethod> = [
   "client_secret_basic",
   "client_secret_post",
+  "client_secret_jwt",
+  "private_key_jwt",
   "tls_client_auth"
 ]
 
@@ -52,17 +57,81 @@ export const validateUrl = (
   return invalid(path, `must use https, not ${url.protocol}`)
 }
 
+/** The issuer as configured: compared character for character with the one the server names. @internal */
+export const issuerString = (issuer: string | URL): string => typeof issuer === "string" ? issuer : issuer.href
+
+/**
+ * The method used without discovery: the configured one, else `private_key_jwt` with a key, else
+ * `client_secret_basic`. `undefined` when the method is chosen from the issuer's metadata.
+ *
+ * @internal
+ */
+export const defaultAuthMethod = (options: ClientCredentials.Options): ClientCredentials.AuthMethod | undefined =>
+  options.authMethod ?? (options.issuer !== undefined
+    ? undefined
+    : options.clientAssertion?.key !== undefined
+    ? "private_key_jwt"
+    : "client_secret_basic")
+
+/** The private key, its algorithm and kid, or why they do not work. @internal */
+export const assertionKey = (
+  assertion: ClientAssertion.Options
+): Either.Either<{ readonly key: KeyObject; readonly alg: ClientAssertion.Algorithm }, ConfigError.ConfigError> => {
+  const key = toKeyObject(assertion.key)
+  if (Either.isLeft(key)) return invalid("clientAssertion.key", key.left)
+  const requested = assertion.alg ?? jwkMember(assertion.key, "alg")
+  const alg = algorithmFor(key.right, requested)
+  if (Either.isLeft(alg)) {
+    return invalid(assertion.alg === undefined ? "clientAssertion.key" : "clientAssertion.alg", alg.left)
+  }
+  return Either.right({ key: key.right, alg: alg.right })
+}
+
 /** @internal */
 export const validate = (
   options: ClientCredentials.Options
 ): Either.Either<ClientCredentials.Options, ConfigError.ConfigError> => {
-  const url = validateUrl("tokenUrl", options.tokenUrl, options.allowInsecureHttp === true)
-  if (Either.isLeft(url)) return Either.left(url.left)
+  const insecure = options.allowInsecureHttp === true
+  if ((options.tokenUrl === undefined) === (options.issuer === undefined)) {
+    return invalid("tokenUrl", "set exactly one of tokenUrl (the token endpoint) and issuer (to discover it)")
+  }
+  if (options.tokenUrl !== undefined) {
+    const url = validateUrl("tokenUrl", options.tokenUrl, insecure)
+    if (Either.isLeft(url)) return Either.left(url.left)
+  }
+  if (options.issuer !== undefined) {
+    const url = validateUrl("issuer", options.issuer, insecure)
+    if (Either.isLeft(url)) return Either.left(url.left)
+    if (url.right.search !== "") return invalid("issuer", "must not have a query (RFC 8414 §2)")
+  }
   if (options.clientId.trim().length === 0) return invalid("clientId", "must not be empty")
-  const method = options.authMethod ?? "client_secret_basic"
-  if (!authMethods.includes(method)) return invalid("authMethod", `must be one of ${authMethods.join(", ")}`)
-  if (method.startsWith("client_secret_") && options.clientSecret === undefined) {
+  if (options.authMethod !== undefined && !authMethods.includes(options.authMethod)) {
+    return invalid("authMethod", `must be one of ${authMethods.join(", ")}`)
+  }
+  const method = defaultAuthMethod(options)
+  const assertion = options.clientAssertion
+  if (method?.startsWith("client_secret_") && options.clientSecret === undefined) {
     return invalid("clientSecret", `is required by ${method}`)
+  }
+  if (method === "private_key_jwt" && assertion?.key === undefined) {
+    return invalid("clientAssertion.key", "is required by private_key_jwt")
+  }
+  if (method === undefined && options.clientSecret === undefined && assertion?.key === undefined) {
+    return invalid("clientSecret", "or clientAssertion.key is required (or set authMethod)")
+  }
+  if (assertion?.key !== undefined) {
+    const key = assertionKey(assertion)
+    if (Either.isLeft(key)) return Either.left(key.left)
+  }
+  if (assertion?.alg !== undefined && !algorithms.includes(assertion.alg)) {
+    return invalid("clientAssertion.alg", `must be one of ${algorithms.join(", ")}`)
+  }
+  if (assertion?.audience === "issuer" && options.issuer === undefined) {
+    return invalid("clientAssertion.audience", "is \"issuer\", but no issuer is configured")
+  }
+  if (assertion?.lifetime !== undefined) {
+    const seconds = Duration.toSeconds(Duration.decode(assertion.lifetime))
+    if (!(seconds >= 1 && seconds <= 3600)) return invalid("clientAssertion.lifetime", "must be 1 second to 1 hour")
   }
   for (const scope of splitList(options.scope)) {
     if (!scopeToken.test(scope)) return invalid("scope", "contains a character RFC 6749 §3.3 does not allow")
@@ -101,17 +170,43 @@ export const config = (
   overrides: Partial<ClientCredentials.Options> = {}
 ): Config.Config<ClientCredentials.Options> => {
   const fields = Config.all({
-    tokenUrl: Config.string("TOKEN_URL"),
+    tokenUrl: optional(Config.string("TOKEN_URL")),
+    issuer: optional(Config.string("ISSUER")),
     clientId: Config.string("CLIENT_ID"),
     clientSecret: optional(Config.redacted("CLIENT_SECRET")) as Config.Config<Redacted.Redacted<string> | undefined>,
     scope: optionalList("SCOPE"),
     audience: optional(Config.string("AUDIENCE")),
     resource: optionalList("RESOURCE"),
-    authMethod: optional(Config.literal(...authMethods)("AUTH_METHOD"))
+    authMethod: optional(Config.literal(...authMethods)("AUTH_METHOD")),
+    clientAssertion: Config.all({
+      key: optional(Config.redacted("CLIENT_ASSERTION_KEY")) as Config.Config<Redacted.Redacted<string> | undefined>,
+      alg: optional(Config.literal(...algorithms)("CLIENT_ASSERTION_ALG")),
+      kid: optional(Config.string("CLIENT_ASSERTION_KID")),
+      audience: optional(Config.string("CLIENT_ASSERTION_AUDIENCE"))
+    })
   })
+  const name = (variable: string) => prefix === "" ? variable : `${prefix}_${variable}`
   return (prefix === "" ? fields : Config.nested(fields, prefix)).pipe(
-    Config.mapOrFail((env) => {
-      const options: ClientCredentials.Options = { ...overrides, ...dropUndefined(env) } as ClientCredentials.Options
+    Config.mapOrFail(({ clientAssertion, ...env }) => {
+      const assertion = { ...overrides.clientAssertion, ...dropUndefined(clientAssertion) }
+      const options = {
+        ...overrides,
+        ...dropUndefined(env),
+        ...(Object.keys(assertion).length > 0 ? { clientAssertion: assertion } : {})
+      } as ClientCredentials.Options
+      const fromEnv = env.tokenUrl !== undefined || env.issuer !== undefined
+      if (fromEnv && (options.tokenUrl === undefined) === (options.issuer === undefined)) {
+        return Either.left(ConfigError.InvalidData(
+          [name("TOKEN_URL")],
+          `set exactly one of ${name("TOKEN_URL")} and ${name("ISSUER")}`
+        ))
+      }
+      if (options.tokenUrl === undefined && options.issuer === undefined) {
+        return Either.left(ConfigError.MissingData(
+          [name("TOKEN_URL")],
+          `Expected ${name("TOKEN_URL")} (the token endpoint) or ${name("ISSUER")} (to discover it) to exist`
+        ))
+      }
       return Either.mapLeft(
         validate(options),
         (error) => prefix === "" ? error : ConfigError.prefixed(error, [prefix])
@@ -125,10 +220,21 @@ const dropUndefined = <A extends object>(a: A): Partial<A> =>
 
 /** @internal */
 export interface Resolved {
-  readonly tokenUrl: URL
+  /** The token endpoint, when configured; else it is discovered from `issuer`. */
+  readonly tokenUrl: URL | undefined
+  readonly issuer: string | undefined
   readonly clientId: string
   readonly clientSecret: Redacted.Redacted<string> | undefined
-  readonly authMethod: ClientCredentials.AuthMethod
+  /** The method; `undefined` when it is chosen from the issuer's metadata. */
+  readonly authMethod: ClientCredentials.AuthMethod | undefined
+  readonly assertion: {
+    readonly key: KeyObject | undefined
+    readonly alg: ClientAssertion.Algorithm | undefined
+    readonly kid: string | undefined
+    readonly lifetimeSeconds: number
+    readonly audience: string | undefined
+  }
+  readonly allowInsecureHttp: boolean
   readonly basicEncoding: "form" | "raw"
   readonly scope: ReadonlyArray<string>
   readonly audience: string | undefined
@@ -166,11 +272,22 @@ export const resolve = (options: ClientCredentials.Options): Resolved => {
   const valid = validate(options)
   if (Either.isLeft(valid)) throw new Error(`invalid ClientCredentials options: ${String(valid.left)}`)
   const retry = options.retry ?? {}
+  const assertion = options.clientAssertion ?? {}
+  const key = assertion.key === undefined ? undefined : Either.getOrThrow(assertionKey(assertion))
   return {
-    tokenUrl: new URL(options.tokenUrl),
+    tokenUrl: options.tokenUrl === undefined ? undefined : new URL(options.tokenUrl),
+    issuer: options.issuer === undefined ? undefined : issuerString(options.issuer),
     clientId: options.clientId,
     clientSecret: options.clientSecret,
-    authMethod: options.authMethod ?? "client_secret_basic",
+    authMethod: defaultAuthMethod(options),
+    assertion: {
+      key: key?.key,
+      alg: key?.alg,
+      kid: assertion.kid ?? jwkMember(assertion.key, "kid"),
+      lifetimeSeconds: lifetimeSeconds(assertion.lifetime),
+      audience: assertion.audience
+    },
+    allowInsecureHttp: options.allowInsecureHttp === true,
     basicEncoding: options.basicEncoding ?? "form",
     scope: normalizeList(splitList(options.scope)),
     audience: options.audience,

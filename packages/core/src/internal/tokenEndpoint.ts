@@ -19,8 +19,21 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AccessToken from "../AccessToken.js"
+import type * as ClientCredentials from "../ClientCredentials.js"
 import * as TokenError from "../TokenError.js"
+import { assertionType, sign, type Signer } from "./clientAssertion.js"
 import type { Resolved } from "./clientCredentials.js"
+
+/**
+ * Where and how token requests go: configured, or discovered from the issuer.
+ *
+ * @internal
+ */
+export interface Endpoint {
+  readonly tokenUrl: URL
+  readonly authMethod: ClientCredentials.AuthMethod
+  readonly issuer: string | undefined
+}
 
 /**
  * The parameters a token is requested for; normalized (sorted, de-duplicated) so equal sets are equal.
@@ -57,40 +70,84 @@ export const basicCredentials = (id: string, secret: string, encoding: "form" | 
   return `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`, "utf8").toString("base64")}`
 }
 
+/** The `aud` of a client assertion: see `ClientAssertion.Options.audience`. @internal */
+export const assertionAudience = (options: Resolved, endpoint: Endpoint): string => {
+  const audience = options.assertion.audience
+  if (audience === "token_endpoint") return endpoint.tokenUrl.href
+  if (audience === "issuer" || audience === undefined) return endpoint.issuer ?? endpoint.tokenUrl.href
+  return audience
+}
+
+const signerOf = (options: Resolved, method: "client_secret_jwt" | "private_key_jwt"): Signer =>
+  method === "private_key_jwt"
+    ? {
+      key: options.assertion.key!,
+      alg: options.assertion.alg!,
+      kid: options.assertion.kid,
+      lifetimeSeconds: options.assertion.lifetimeSeconds
+    }
+    : {
+      key: new TextEncoder().encode(Redacted.value(options.clientSecret!)),
+      alg: "HS256",
+      kid: undefined,
+      lifetimeSeconds: options.assertion.lifetimeSeconds
+    }
+
 /**
- * Builds the token request (RFC 6749 §4.4.2): a form-encoded POST that accepts JSON.
+ * Builds the token request (RFC 6749 §4.4.2): a form-encoded POST that accepts JSON. A JWT method
+ * signs a new assertion each time (its `iat` from `Clock`, a fresh `jti`), so build once per attempt.
  *
  * @internal
  */
-export const buildRequest = (options: Resolved, params: Params): HttpClientRequest.HttpClientRequest => {
-  const form: Array<[string, string]> = [["grant_type", "client_credentials"]]
-  if (params.scope.length > 0) form.push(["scope", params.scope.join(" ")])
-  if (params.audience !== undefined) form.push(["audience", params.audience])
-  for (const resource of params.resource) form.push(["resource", resource])
-  for (const [key, value] of Object.entries(options.extraParams)) {
-    if (!reservedParams.has(key)) form.push([key, value])
-  }
-  let request = HttpClientRequest.post(options.tokenUrl).pipe(HttpClientRequest.acceptJson)
-  switch (options.authMethod) {
-    case "client_secret_basic": {
-      request = HttpClientRequest.setHeader(
-        request,
-        "authorization",
-        basicCredentials(options.clientId, Redacted.value(options.clientSecret!), options.basicEncoding)
-      )
-      break
+export const buildRequest = (
+  options: Resolved,
+  endpoint: Endpoint,
+  params: Params
+): Effect.Effect<HttpClientRequest.HttpClientRequest> =>
+  Effect.suspend(() => {
+    const form: Array<[string, string]> = [["grant_type", "client_credentials"]]
+    if (params.scope.length > 0) form.push(["scope", params.scope.join(" ")])
+    if (params.audience !== undefined) form.push(["audience", params.audience])
+    for (const resource of params.resource) form.push(["resource", resource])
+    for (const [key, value] of Object.entries(options.extraParams)) {
+      if (!reservedParams.has(key)) form.push([key, value])
     }
-    case "client_secret_post": {
-      form.push(["client_id", options.clientId], ["client_secret", Redacted.value(options.clientSecret!)])
-      break
+    const request = HttpClientRequest.post(endpoint.tokenUrl).pipe(HttpClientRequest.acceptJson)
+    const done = (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.succeed(HttpClientRequest.bodyUrlParams(request, form))
+    const method = endpoint.authMethod
+    switch (method) {
+      case "client_secret_basic": {
+        return done(HttpClientRequest.setHeader(
+          request,
+          "authorization",
+          basicCredentials(options.clientId, Redacted.value(options.clientSecret!), options.basicEncoding)
+        ))
+      }
+      case "client_secret_post": {
+        form.push(["client_id", options.clientId], ["client_secret", Redacted.value(options.clientSecret!)])
+        return done(request)
+      }
+      case "client_secret_jwt":
+      case "private_key_jwt": {
+        return Effect.flatMap(
+          sign(signerOf(options, method), options.clientId, assertionAudience(options, endpoint)),
+          (assertion) => {
+            form.push(
+              ["client_id", options.clientId],
+              ["client_assertion_type", assertionType],
+              ["client_assertion", assertion]
+            )
+            return done(request)
+          }
+        )
+      }
+      case "tls_client_auth": {
+        form.push(["client_id", options.clientId])
+        return done(request)
+      }
     }
-    case "tls_client_auth": {
-      form.push(["client_id", options.clientId])
-      break
-    }
-  }
-  return HttpClientRequest.bodyUrlParams(request, form)
-}
+  })
 
 // -----------------------------------------------------------------------------
 // decoding
@@ -367,17 +424,17 @@ const transportError = (error: HttpClientError.HttpClientError, scrub: Scrub) =>
   })
 
 /**
- * Sends one token request and classifies the answer, within the per-attempt timeout.
+ * Sends one request and reads the whole answer (up to `maxResponseBytes`) within the per-attempt
+ * timeout, without following redirects.
  *
  * @internal
  */
-export const attempt = (
+export const send = (
   client: HttpClient.HttpClient,
   request: HttpClientRequest.HttpClientRequest,
-  options: Resolved,
-  params: Params,
+  options: Pick<Resolved, "maxResponseBytes" | "requestTimeoutMillis">,
   scrub: Scrub
-): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
+): Effect.Effect<RawResponse, TokenError.TokenError> =>
   client.execute(request).pipe(
     Effect.flatMap((response) =>
       Effect.zipRight(
@@ -406,10 +463,24 @@ export const attempt = (
           detail: `no complete answer within ${Duration.format(Duration.millis(options.requestTimeoutMillis))}`,
           attempts: 1
         })
-    }),
-    Effect.flatMap((response) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub))
-    )
+    })
+  )
+
+/**
+ * Sends one token request and classifies the answer.
+ *
+ * @internal
+ */
+export const attempt = (
+  client: HttpClient.HttpClient,
+  request: HttpClientRequest.HttpClientRequest,
+  options: Resolved,
+  params: Params,
+  scrub: Scrub
+): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
+  Effect.flatMap(
+    send(client, request, options, scrub),
+    (response) => Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub))
   )
 
 // -----------------------------------------------------------------------------
@@ -444,7 +515,8 @@ export const retrySchedule = (policy: Resolved["retry"]): Schedule.Schedule<unkn
   )
 }
 
-const withAttempts = (error: TokenError.TokenError, attempts: number): TokenError.TokenError => {
+/** @internal */
+export const withAttempts = (error: TokenError.TokenError, attempts: number): TokenError.TokenError => {
   switch (error._tag) {
     case "TokenRateLimited":
       return new TokenError.TokenRateLimited({ ...error, attempts })
@@ -488,6 +560,7 @@ export const attemptCounter = Metric.counter("oauth_cc_token_request_total", {
 export const fetch = (
   client: HttpClient.HttpClient,
   options: Resolved,
+  endpoint: Endpoint,
   params: Params,
   scrub: Scrub
 ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
@@ -497,7 +570,10 @@ export const fetch = (
     const one = Effect.suspend(() => {
       attempts++
       const current = attempts
-      return attempt(client, buildRequest(options, params), options, params, scrub).pipe(
+      return Effect.flatMap(
+        buildRequest(options, endpoint, params),
+        (request) => attempt(client, request, options, params, scrub)
+      ).pipe(
         Effect.tapError((error) =>
           Effect.logDebug(`oauth-cc: token request attempt ${current} failed: ${error.message}`)
         ),
@@ -526,7 +602,8 @@ export const fetch = (
         Effect.withSpan("oauth-cc.token.fetch", {
           kind: "client",
           attributes: {
-            "oauth.token_endpoint.host": options.tokenUrl.host,
+            "oauth.token_endpoint.host": endpoint.tokenUrl.host,
+            "oauth.client_auth_method": endpoint.authMethod,
             "oauth.client_id": options.clientId,
             "oauth.scope": params.scope.join(" ")
           }

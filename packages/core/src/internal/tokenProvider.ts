@@ -14,6 +14,7 @@ import type * as TokenError from "../TokenError.js"
 import type * as TokenProvider from "../TokenProvider.js"
 import * as TokenStore from "../TokenStore.js"
 import { normalizeList, resolve, type Resolved, splitList } from "./clientCredentials.js"
+import { endpointFromIssuer } from "./discovery.js"
 import * as Endpoint from "./tokenEndpoint.js"
 import { makeMemory } from "./tokenStore.js"
 
@@ -35,12 +36,17 @@ interface KeyState {
   failure: { readonly error: TokenError.TokenError; readonly until: number } | undefined
 }
 
-/** @internal */
+/**
+ * The key a token is stored under: endpoint (the issuer while the endpoint is not known: a provider
+ * discovers it once and keeps it), client, method and parameters.
+ *
+ * @internal
+ */
 export const cacheKey = (options: Resolved, params: Endpoint.Params): string =>
   JSON.stringify([
-    options.tokenUrl.href,
+    options.tokenUrl?.href ?? `issuer ${options.issuer}`,
     options.clientId,
-    options.authMethod,
+    options.authMethod ?? "discovered",
     params.scope,
     params.audience ?? null,
     params.resource
@@ -69,6 +75,7 @@ export const make = (
     )
     const scrub = Endpoint.makeScrub(resolved.clientSecret)
     const states = new Map<string, KeyState>()
+    const endpoint = resolveEndpoint(client, resolved, scope)
     const skew = resolved.refreshSkewMillis
 
     /** The token is served until then. */
@@ -95,9 +102,8 @@ export const make = (
 
     /** Under the store's lock: a token another instance stored meanwhile, else a fetch. */
     const fetchAndStore = (key: string, params: Endpoint.Params) => {
-      const fetchNew = Endpoint.fetch(client, resolved, params, scrub).pipe(
-        Effect.tap((token) => store.set(key, token))
-      )
+      const fetchNew = Effect.flatMap(endpoint, (endpoint) => Endpoint.fetch(client, resolved, endpoint, params, scrub))
+        .pipe(Effect.tap((token) => store.set(key, token)))
       if (!store.shared) return fetchNew
       return store.withFetchLock(
         key,
@@ -245,3 +251,38 @@ export const make = (
       invalidate: (token, params) => store.remove(keyOf(params)[0], token)
     } satisfies TokenProvider.Service
   })
+
+/**
+ * The token endpoint: the configured one, or the issuer's, discovered on first need with one request
+ * sequence however many fetches ask (single-flight), and kept for the provider's life once found.
+ * A failed discovery is not kept: the next fetch tries again.
+ *
+ * @internal
+ */
+export const resolveEndpoint = (
+  client: HttpClient.HttpClient,
+  options: Resolved,
+  scope: Scope.Scope
+): Effect.Effect<Endpoint.Endpoint, TokenError.TokenError> => {
+  if (options.tokenUrl !== undefined) {
+    return Effect.succeed({ tokenUrl: options.tokenUrl, authMethod: options.authMethod!, issuer: options.issuer })
+  }
+  const discover = endpointFromIssuer(client, { ...options, issuer: options.issuer! })
+  let found: Endpoint.Endpoint | undefined
+  let inflight: Deferred.Deferred<Endpoint.Endpoint, TokenError.TokenDiscoveryFailed> | undefined
+  return Effect.suspend(() => {
+    if (found !== undefined) return Effect.succeed(found)
+    if (inflight !== undefined) return Deferred.await(inflight)
+    const deferred = Deferred.unsafeMake<Endpoint.Endpoint, TokenError.TokenDiscoveryFailed>(FiberId.none)
+    inflight = deferred
+    return discover.pipe(
+      Effect.onExit((exit) => {
+        inflight = undefined
+        if (Exit.isSuccess(exit)) found = exit.value
+        return Deferred.done(deferred, exit)
+      }),
+      Effect.forkIn(scope),
+      Effect.zipRight(Deferred.await(deferred))
+    )
+  })
+}

@@ -1,0 +1,77 @@
+/**
+ * Client authentication with a signed JWT instead of a secret on the wire: `private_key_jwt`
+ * (RFC 7523 §2.2, OIDC Core §9) signs with the client's private key, `client_secret_jwt` with the
+ * client secret (HS256).
+ *
+ * A new assertion, with a fresh random `jti`, is signed for every token request attempt, retries
+ * included: servers such as oidc-provider reject a replayed `jti`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+ * @see https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import type * as Redacted from "effect/Redacted"
+import type { JWK } from "jose"
+import type { KeyObject } from "node:crypto"
+import * as internal from "./internal/clientAssertion.js"
+
+/**
+ * The signing algorithms of `private_key_jwt`: ES256 (P-256), RS256 and PS256 (RSA, 2048 bits or
+ * more), EdDSA (Ed25519). `client_secret_jwt` always uses HS256.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Algorithm = "ES256" | "RS256" | "PS256" | "EdDSA"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export const algorithms: ReadonlyArray<Algorithm> = internal.algorithms
+
+/**
+ * The private key: a `KeyObject`, or a `Redacted` PEM (PKCS#8, PKCS#1 or SEC1; not encrypted), JWK
+ * object or JWK JSON string. Plain strings and objects are refused, so that the key never shows in
+ * `String`, `JSON.stringify` or `util.inspect` of the options.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Key = KeyObject | Redacted.Redacted<string | JWK>
+
+/**
+ * The assertion options (`ClientCredentials.Options.clientAssertion`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** The private key; required by `private_key_jwt`, unused by `client_secret_jwt`. */
+  readonly key?: Key | undefined
+  /**
+   * The signing algorithm. Default: the JWK's `alg`, else the key type's usual one (P-256 → ES256,
+   * RSA → RS256, RSA-PSS → PS256, Ed25519 → EdDSA).
+   */
+  readonly alg?: Algorithm | undefined
+  /** The `kid` header, naming the key in the client's JWKS. Default: the JWK's `kid`, if any. */
+  readonly kid?: string | undefined
+  /** How long an assertion is valid (`exp - iat`). Default: 60 seconds. */
+  readonly lifetime?: Duration.DurationInput | undefined
+  /**
+   * The `aud` claim: `"issuer"` (the configured issuer), `"token_endpoint"` (the token endpoint URL,
+   * which Okta requires), or any other string as it is. Default: the issuer when `issuer` is
+   * configured, else the token endpoint URL.
+   */
+  readonly audience?: "issuer" | "token_endpoint" | (string & {}) | undefined
+}
+
+/**
+ * The `client_assertion_type` of a JWT assertion.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+ * @since 0.1.0
+ * @category constants
+ */
+export const assertionType: "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" = internal.assertionType

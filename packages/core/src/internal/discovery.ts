@@ -1,0 +1,192 @@
+import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { identity } from "effect/Function"
+import * as Schema from "effect/Schema"
+import type * as ClientCredentials from "../ClientCredentials.js"
+import type * as Discovery from "../Discovery.js"
+import * as TokenError from "../TokenError.js"
+import { type Resolved, validateUrl } from "./clientCredentials.js"
+import { type Endpoint, parseRetryAfter, retrySchedule, send, withAttempts } from "./tokenEndpoint.js"
+
+/**
+ * RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path (a trailing `/`
+ * removed); OpenID Connect Discovery 1.0 §4 appends it to the issuer instead.
+ *
+ * @internal
+ */
+export const metadataUrls = (issuer: string): readonly [URL, URL] => {
+  const url = new URL(issuer)
+  const path = url.pathname.replace(/\/+$/, "")
+  return [
+    new URL(`${url.origin}/.well-known/oauth-authorization-server${path}`),
+    new URL(`${url.origin}${path}/.well-known/openid-configuration`)
+  ]
+}
+
+const StringList = Schema.optionalWith(Schema.Array(Schema.String), { nullable: true })
+
+/** @internal */
+export const Metadata = Schema.Struct({
+  issuer: Schema.String,
+  token_endpoint: Schema.String,
+  token_endpoint_auth_methods_supported: StringList,
+  token_endpoint_auth_signing_alg_values_supported: StringList,
+  jwks_uri: Schema.optionalWith(Schema.String, { nullable: true }),
+  scopes_supported: StringList,
+  grant_types_supported: StringList
+})
+
+const decodeMetadata = Schema.decodeUnknownEither(Metadata, { onExcessProperty: "ignore" })
+
+const clip = (text: string, max = 120): string => text.length > max ? `${text.slice(0, max)}…` : text
+
+const failed = (
+  issuer: string,
+  reason: TokenError.TokenDiscoveryFailed["reason"],
+  detail: string,
+  attempts = 1
+) => new TokenError.TokenDiscoveryFailed({ issuer, reason, detail, attempts })
+
+/** The options discovery needs; `ClientCredentials.Options` resolved, or `Discovery.discover`'s. @internal */
+export type DiscoverOptions = Pick<
+  Resolved,
+  "retry" | "requestTimeoutMillis" | "maxResponseBytes" | "allowInsecureHttp"
+>
+
+/** One pass over both well-known URLs: a document, or the error of the last one. */
+const once = (client: HttpClient.HttpClient, issuer: string, options: DiscoverOptions) =>
+  Effect.gen(function*() {
+    const statuses: Array<string> = []
+    for (const url of metadataUrls(issuer)) {
+      const request = HttpClientRequest.get(url).pipe(HttpClientRequest.acceptJson)
+      const response = yield* send(client, request, options, identity)
+      if (response.status === 429 || response.status >= 500) {
+        // 429 and 5xx: the same Retry-After handling and retry policy as token requests
+        const retryAfter = parseRetryAfter(response.headers["retry-after"], yield* Clock.currentTimeMillis)
+        return yield* Effect.fail(
+          response.status === 429
+            ? new TokenError.TokenRateLimited({ retryAfter, attempts: 1 })
+            : new TokenError.TokenServerError({
+              status: response.status,
+              attempts: 1,
+              retryAfter: response.status === 503 ? retryAfter : undefined
+            })
+        )
+      }
+      if (response.status !== 200) {
+        statuses.push(`${url.pathname} answered ${response.status}`)
+        continue
+      }
+      let body: unknown
+      try {
+        body = JSON.parse(response.body)
+      } catch {
+        return yield* Effect.fail(failed(issuer, "InvalidMetadata", `${url.pathname} is not JSON`))
+      }
+      const decoded = decodeMetadata(body)
+      if (Either.isLeft(decoded)) {
+        return yield* Effect.fail(
+          failed(issuer, "InvalidMetadata", `${url.pathname} lacks a string issuer or token_endpoint`)
+        )
+      }
+      return decoded.right
+    }
+    return yield* Effect.fail(failed(issuer, "NotFound", `no metadata: ${statuses.join(", ")}`))
+  })
+
+/** @internal */
+export const discover = (
+  client: HttpClient.HttpClient,
+  issuer: string,
+  options: DiscoverOptions
+): Effect.Effect<Discovery.Metadata, TokenError.TokenDiscoveryFailed> =>
+  Effect.suspend(() => {
+    let attempts = 0
+    return Effect.suspend(() => {
+      attempts++
+      return once(client, issuer, options)
+    }).pipe(
+      Effect.retry(retrySchedule(options.retry)),
+      Effect.mapError((error) =>
+        error._tag === "TokenDiscoveryFailed"
+          ? new TokenError.TokenDiscoveryFailed({ ...error, attempts })
+          : new TokenError.TokenDiscoveryFailed({
+            issuer,
+            reason: "Unreachable",
+            detail: withAttempts(error, attempts).message,
+            attempts,
+            retryAfter: "retryAfter" in error ? error.retryAfter : undefined
+          })
+      ),
+      Effect.flatMap((metadata) => {
+        if (metadata.issuer !== issuer) {
+          return Effect.fail(failed(
+            issuer,
+            "IssuerMismatch",
+            `the metadata names issuer "${clip(metadata.issuer)}"; it must be identical (RFC 8414 §3.3)`,
+            attempts
+          ))
+        }
+        const url = validateUrl("token_endpoint", metadata.token_endpoint, options.allowInsecureHttp)
+        if (Either.isLeft(url)) {
+          return Effect.fail(failed(
+            issuer,
+            "InsecureTokenEndpoint",
+            `token_endpoint ${clip(metadata.token_endpoint)} is not usable: it must be https (http only on loopback)`,
+            attempts
+          ))
+        }
+        return Effect.succeed(metadata)
+      }),
+      Effect.withSpan("oauth-cc.discovery", { attributes: { "oauth.issuer": issuer } })
+    )
+  })
+
+/**
+ * The method for a server's `token_endpoint_auth_methods_supported` (RFC 8414 §2: absent means
+ * `client_secret_basic`): `private_key_jwt` when a key is configured, else `client_secret_basic`,
+ * `client_secret_post`, `client_secret_jwt` when a secret is.
+ *
+ * @internal
+ */
+export const chooseAuthMethod = (
+  supported: ReadonlyArray<string> | undefined,
+  credentials: { readonly hasKey: boolean; readonly hasSecret: boolean }
+): ClientCredentials.AuthMethod | undefined => {
+  const offered = supported ?? ["client_secret_basic"]
+  const preference: ReadonlyArray<ClientCredentials.AuthMethod> = [
+    ...(credentials.hasKey ? ["private_key_jwt" as const] : []),
+    ...(credentials.hasSecret ? ["client_secret_basic", "client_secret_post", "client_secret_jwt"] as const : [])
+  ]
+  return preference.find((method) => offered.includes(method))
+}
+
+/**
+ * The endpoint of a provider configured with `issuer`: discovered, then the method chosen.
+ *
+ * @internal
+ */
+export const endpointFromIssuer = (
+  client: HttpClient.HttpClient,
+  options: Resolved & { readonly issuer: string }
+): Effect.Effect<Endpoint, TokenError.TokenDiscoveryFailed> =>
+  Effect.flatMap(discover(client, options.issuer, options), (metadata) => {
+    const authMethod = options.authMethod ?? chooseAuthMethod(metadata.token_endpoint_auth_methods_supported, {
+      hasKey: options.assertion.key !== undefined,
+      hasSecret: options.clientSecret !== undefined
+    })
+    if (authMethod === undefined) {
+      const offered = metadata.token_endpoint_auth_methods_supported ?? ["client_secret_basic"]
+      return Effect.fail(failed(
+        options.issuer,
+        "NoSupportedAuthMethod",
+        `the server supports ${clip(offered.join(", "))}; none fits the configured ${
+          options.assertion.key !== undefined ? "private key" : "client secret"
+        } (set authMethod to override)`
+      ))
+    }
+    return Effect.succeed({ tokenUrl: new URL(metadata.token_endpoint), authMethod, issuer: options.issuer })
+  })
