@@ -1,0 +1,90 @@
+import { assert, describe, it } from "@effect/vitest"
+import { FakeAuthServer } from "@oauth-cc/testkit"
+import * as Effect from "effect/Effect"
+import { spawn } from "node:child_process"
+import * as path from "node:path"
+
+const packageDir = path.resolve(import.meta.dirname, "..")
+
+interface Run {
+  readonly code: number | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/** Runs a command in the package directory (killed after 50 s) with only the given env beyond PATH and HOME. */
+const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
+  Effect.async<Run>((resume) => {
+    const child = spawn(command, args, {
+      cwd: packageDir,
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
+    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000)
+    child.on("close", (code) => {
+      clearTimeout(timer)
+      resume(Effect.succeed({ code, stdout, stderr }))
+    })
+    return Effect.sync(() => child.kill("SIGKILL"))
+  })
+
+describe("examples", () => {
+  it.effect("pnpm demo runs with no env vars and exits 0, narrating each step", () =>
+    Effect.gen(function*() {
+      const result = yield* run("npx", ["tsx", "examples/demo.ts"])
+      assert.strictEqual(result.code, 0, result.stderr)
+      assert.include(result.stdout, "token request 1: HTTP 429")
+      assert.include(result.stdout, "<redacted>")
+      assert.include(result.stdout, "1000 of 1000 answered 200")
+      assert.include(result.stdout, "token requests caused: 1 ")
+      assert.include(result.stdout, "the token was replaced: true")
+      assert.match(result.stdout, /resource requests without a token\s+0\n/)
+      const wall = /wall time\s+([\d.]+) s/.exec(result.stdout)
+      assert.isNotNull(wall)
+      // The demo's own time, startup excluded (the machine running the tests may be busy).
+      assert.isBelow(Number(wall![1]), 10)
+    }), { timeout: 60_000 })
+
+  it.scoped(
+    "examples/users.ts: settings from env, GET /users with the bearer token, JSON printed",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FakeAuthServer.make()
+        const result = yield* run(process.execPath, ["--import", "tsx", "examples/users.ts"], {
+          OAUTH_TOKEN_URL: server.tokenUrl,
+          OAUTH_CLIENT_ID: FakeAuthServer.defaultClient.id,
+          OAUTH_CLIENT_SECRET: FakeAuthServer.defaultClient.secret,
+          API_BASE_URL: server.resourceUrl
+        })
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.deepInclude(JSON.parse(result.stdout), { method: "GET", path: "/resource/users" })
+        assert.strictEqual(yield* server.tokenRequestCount, 1)
+      }),
+    { timeout: 60_000 }
+  )
+
+  it.scoped(
+    "examples/runtime.ts: three calls through one ManagedRuntime share one token",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FakeAuthServer.make()
+        const result = yield* run(process.execPath, ["--import", "tsx", "examples/runtime.ts"], {
+          OAUTH_TOKEN_URL: server.tokenUrl,
+          OAUTH_CLIENT_ID: FakeAuthServer.defaultClient.id,
+          OAUTH_CLIENT_SECRET: FakeAuthServer.defaultClient.secret,
+          API_BASE_URL: server.resourceUrl
+        })
+        assert.strictEqual(result.code, 0, result.stderr)
+        assert.deepStrictEqual(
+          result.stdout.trim().split("\n").map((line) => JSON.parse(line).path),
+          ["/resource/users/1", "/resource/users/2", "/resource/users/3"]
+        )
+        assert.strictEqual(yield* server.tokenRequestCount, 1)
+      }),
+    { timeout: 60_000 }
+  )
+})
