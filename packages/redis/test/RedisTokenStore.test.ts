@@ -1,0 +1,340 @@
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import { assert, describe, it, layer } from "@effect/vitest"
+import * as AccessToken from "@oauth-cc/core/AccessToken"
+import * as TokenProvider from "@oauth-cc/core/TokenProvider"
+import * as TokenStore from "@oauth-cc/core/TokenStore"
+import * as Clock from "effect/Clock"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Sealed from "../src/internal/sealed.js"
+import * as RedisTokenStore from "../src/RedisTokenStore.js"
+import type { RedisServer } from "./fixtures/redisServer.js"
+import { canaryMarker } from "./fixtures/tokenServer.js"
+import { commandCalls, dump, encryptionKey, freshPrefix, redisServer, tokenServer } from "./utils.js"
+
+class Redis extends Context.Tag("test/Redis")<Redis, RedisServer>() {}
+
+const storeFor = (server: RedisServer, keyPrefix: string, options: Partial<RedisTokenStore.StoreOptions> = {}) =>
+  RedisTokenStore.make({ url: server.url, keyPrefix, encryptionKey, commandTimeout: 300, ...options })
+
+const tokenAt = (now: number, value: string, lifeMillis = 60_000) =>
+  AccessToken.make({ value, issuedAt: now, expiresAt: now + lifeMillis, scope: ["read", "write"], tokenType: "DPoP" })
+
+const value = (token: AccessToken.AccessToken) => Redacted.value(token.value)
+
+const providerWith = (store: TokenStore.Service, tokenUrl: string) =>
+  TokenProvider.make({ tokenUrl, clientId: "svc-client", clientSecret: Redacted.make("svc-secret") }).pipe(
+    Effect.provideService(TokenStore.TokenStore, store),
+    Effect.provide(FetchHttpClient.layer)
+  )
+
+const lockKeyOf = (keyPrefix: string, cacheKey: string) =>
+  Effect.map(Sealed.deriveKeys(encryptionKey), (keys) => `${keyPrefix}{${Sealed.keyName(keys, cacheKey)}}:lock`)
+
+const elapsedOf = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.gen(function*() {
+    const start = yield* Clock.currentTimeMillis
+    const result = yield* effect
+    return [result, (yield* Clock.currentTimeMillis) - start] as const
+  })
+
+const captureLogs = () => {
+  const lines: Array<string> = []
+  const logger = Logger.make(({ message }) => {
+    lines.push(Array.isArray(message) ? message.join(" ") : String(message))
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+const fallbacks = (operation: string) =>
+  Effect.map(Metric.value(Metric.tagged(RedisTokenStore.fallbackCounter, "operation", operation)), (s) => s.count)
+
+describe("RedisTokenStore.validate and config", () => {
+  const good = { url: "redis://127.0.0.1:6379", encryptionKey } as const
+  const bad: ReadonlyArray<[string, RedisTokenStore.Options, string]> = [
+    ["a short encryption key", { ...good, encryptionKey: Redacted.make("short") }, "at least 16"],
+    ["a non-redis URL", { ...good, url: "http://127.0.0.1:6379" }, "redis: or rediss:"],
+    ["a malformed URL", { ...good, url: "not a url" }, "not a valid"],
+    ["a zero lock timeout", { ...good, lockTimeout: 0 }, "lockTimeout"],
+    ["a fractional maxCachedKeys", { ...good, maxCachedKeys: 1.5 }, "maxCachedKeys"]
+  ]
+  for (const [name, options, expected] of bad) {
+    it("rejects " + name, () => {
+      const result = RedisTokenStore.validate(options)
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) assert.include(String(result.left), expected)
+    })
+  }
+  it("accepts the defaults and never shows the key", () => {
+    const result = RedisTokenStore.validate(good)
+    assert.isTrue(Either.isRight(result))
+    assert.notInclude(JSON.stringify(good), Redacted.value(encryptionKey))
+  })
+
+  it.effect("config reads OAUTH_REDIS_URL, _ENCRYPTION_KEY (redacted) and _KEY_PREFIX", () =>
+    Effect.gen(function*() {
+      const env = (vars: Record<string, string>) =>
+        ConfigProvider.fromMap(new Map(Object.entries(vars)), { pathDelim: "_" })
+      const options = yield* Effect.withConfigProvider(
+        RedisTokenStore.config(),
+        env({
+          OAUTH_REDIS_URL: "rediss://cache.internal:6380",
+          OAUTH_REDIS_ENCRYPTION_KEY: Redacted.value(encryptionKey),
+          OAUTH_REDIS_KEY_PREFIX: "svc:"
+        })
+      )
+      assert.strictEqual(options.url, "rediss://cache.internal:6380")
+      assert.strictEqual(options.keyPrefix, "svc:")
+      assert.isTrue(Redacted.isRedacted(options.encryptionKey))
+      const missing = yield* Effect.either(
+        Effect.withConfigProvider(RedisTokenStore.config(), env({ OAUTH_REDIS_URL: "redis://x:1" }))
+      )
+      assert.isTrue(Either.isLeft(missing))
+      const weak = yield* Effect.either(Effect.withConfigProvider(
+        RedisTokenStore.config(),
+        env({ OAUTH_REDIS_URL: "redis://x:1", OAUTH_REDIS_ENCRYPTION_KEY: "weak" })
+      ))
+      assert.isTrue(Either.isLeft(weak))
+      if (Either.isLeft(weak)) assert.notInclude(String(weak.left), "weak\"")
+    }))
+})
+
+layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTokenStore with Redis", (it) => {
+  it.scoped("a token set by one process is served to another, with its remaining life as Redis TTL", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const a = yield* storeFor(server, prefix)
+      const b = yield* storeFor(server, prefix)
+      const now = yield* Clock.currentTimeMillis
+      const token = tokenAt(now, `${canaryMarker}-roundtrip`)
+      yield* a.set("key-1", token)
+      const read = yield* b.get("key-1")
+      assert.isTrue(Option.isSome(read))
+      const got = Option.getOrThrow(read)
+      assert.strictEqual(value(got), value(token))
+      assert.strictEqual(got.tokenType, "DPoP")
+      assert.strictEqual(got.issuedAt, token.issuedAt)
+      assert.strictEqual(got.expiresAt, token.expiresAt)
+      assert.deepStrictEqual(got.scope, ["read", "write"])
+      const [[key]] = (yield* dump(server)).filter(([k]) => k.startsWith(prefix))
+      const ttl = Number(yield* Effect.promise(() => server.cli("PTTL", key)))
+      assert.isTrue(ttl > 55_000 && ttl <= 60_000, `PTTL ${ttl}`)
+      assert.isTrue(b.shared)
+    }))
+
+  it.scoped("Redis holds no readable token: no canary in values, no endpoint, client or scope in keys", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const auth = yield* tokenServer({ expiresIn: 60 })
+      const provider = yield* providerWith(yield* storeFor(server, prefix), auth.url)
+      yield* provider.getFor({ scope: "orders:read", audience: "https://api.example.test" })
+      yield* provider.get
+      const entries = (yield* dump(server)).filter(([k]) => k.startsWith(prefix))
+      assert.strictEqual(entries.length, 2)
+      for (const [key, stored] of entries) {
+        for (const secret of [canaryMarker, "svc-client", "svc-secret", "127.0.0.1", "orders", "api.example"]) {
+          assert.notInclude(key, secret)
+          assert.notInclude(stored, secret)
+        }
+        assert.match(stored, /^v1\.\d+\.[A-Za-z0-9_-]+$/)
+        // Not even base64-encoded: the token is encrypted, not encoded.
+        assert.notInclude(Buffer.from(stored.split(".")[2], "base64url").toString("latin1"), canaryMarker)
+      }
+    }))
+
+  it.scoped("a value moved to another key, tampered with, or written under another secret is not served", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const a = yield* storeFor(server, prefix)
+      const now = yield* Clock.currentTimeMillis
+      yield* a.set("key-1", tokenAt(now, `${canaryMarker}-1`))
+      yield* a.set("key-2", tokenAt(now, `${canaryMarker}-2`))
+      const entries = (yield* dump(server)).filter(([k]) => k.startsWith(prefix))
+      assert.strictEqual(entries.length, 2)
+      const [[key1, value1], [key2, value2]] = entries
+      // Swap the two values: the AAD binds each to its key.
+      yield* Effect.promise(() => server.cli("SET", key1, value2))
+      yield* Effect.promise(() => server.cli("SET", key2, value1))
+      const fresh = yield* storeFor(server, prefix)
+      assert.isTrue(Option.isNone(yield* fresh.get("key-1")))
+      assert.isTrue(Option.isNone(yield* fresh.get("key-2")))
+      // Flip one character of the ciphertext.
+      const flipped = value1.slice(0, -3) + (value1.at(-3) === "A" ? "B" : "A") + value1.slice(-2)
+      yield* Effect.promise(() => server.cli("SET", key1, flipped))
+      assert.isTrue(Option.isNone(yield* (yield* storeFor(server, prefix)).get("key-1")))
+      // Another secret names its keys differently and cannot read these.
+      const other = yield* storeFor(server, prefix, { encryptionKey: Redacted.make("another-secret-0123456789") })
+      assert.isTrue(Option.isNone(yield* other.get("key-2")))
+      yield* other.set("key-2", tokenAt(now, `${canaryMarker}-other`))
+      assert.strictEqual((yield* dump(server)).filter(([k]) => k.startsWith(prefix)).length, 3)
+    }))
+
+  it.scoped("two parameter sets never share a key, and each is served its own token by another process", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const auth = yield* tokenServer({ expiresIn: 60 })
+      const first = yield* providerWith(yield* storeFor(server, prefix), auth.url)
+      const sets: ReadonlyArray<TokenProvider.Params> = [
+        { scope: "read" },
+        { scope: "write" },
+        { scope: "read", audience: "https://a.example.test" },
+        { scope: "read", resource: "https://r.example.test" }
+      ]
+      const tokens: Array<string> = []
+      for (const params of sets) tokens.push(value(yield* first.getFor(params)))
+      assert.strictEqual(new Set(tokens).size, sets.length)
+      assert.strictEqual((yield* dump(server)).filter(([k]) => k.startsWith(prefix)).length, sets.length)
+      const second = yield* providerWith(yield* storeFor(server, prefix), auth.url)
+      for (const [i, params] of sets.entries()) assert.strictEqual(value(yield* second.getFor(params)), tokens[i])
+      // Same set, other order and spacing: the same key.
+      assert.strictEqual(value(yield* second.getFor({ scope: " read " })), tokens[0])
+      assert.strictEqual(auth.journal.length, sets.length)
+    }))
+
+  it.scoped("the warm path reads the local tier: 500 gets send no command to Redis", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const auth = yield* tokenServer({ expiresIn: 60 })
+      const provider = yield* providerWith(yield* storeFor(server, freshPrefix()), auth.url)
+      yield* provider.get
+      const before = yield* Effect.all([commandCalls(server, "get"), commandCalls(server, "eval")])
+      yield* Effect.repeatN(provider.get, 499)
+      const after = yield* Effect.all([commandCalls(server, "get"), commandCalls(server, "eval")])
+      assert.deepStrictEqual(after, before)
+      assert.strictEqual(auth.journal.length, 1)
+    }))
+
+  it.scoped("withFetchLock: one process fetches, the other waits and adopts its token", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const a = yield* storeFor(server, prefix)
+      const b = yield* storeFor(server, prefix)
+      const now = yield* Clock.currentTimeMillis
+      const token = tokenAt(now, `${canaryMarker}-locked`)
+      const holder = yield* Effect.fork(a.withFetchLock(
+        "key",
+        Effect.sleep("300 millis").pipe(Effect.zipRight(a.set("key", token)), Effect.as("a fetched"))
+      ))
+      yield* Effect.sleep("50 millis")
+      const [result, elapsed] = yield* elapsedOf(b.withFetchLock(
+        "key",
+        Effect.map(b.get("key"), Option.match({ onNone: () => "b fetched", onSome: (t) => `b adopted ${value(t)}` }))
+      ))
+      assert.strictEqual(result, `b adopted ${canaryMarker}-locked`)
+      assert.isTrue(elapsed >= 200, `waited ${elapsed} ms`)
+      assert.strictEqual(yield* Fiber.join(holder), "a fetched")
+      assert.deepStrictEqual((yield* dump(server)).filter(([k]) => k.endsWith(":lock")), [])
+    }))
+
+  it.scoped("a crashed holder's lock expires after lockTimeout and a waiter takes over", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const lockKey = yield* lockKeyOf(prefix, "key")
+      const b = yield* storeFor(server, prefix, { lockTimeout: 600, pollInterval: 10 })
+      const start = yield* Clock.currentTimeMillis
+      yield* Effect.promise(() => server.cli("SET", lockKey, "crashed-process", "PX", "600"))
+      const result = yield* b.withFetchLock("key", Effect.succeed("b fetched"))
+      const elapsed = (yield* Clock.currentTimeMillis) - start
+      assert.strictEqual(result, "b fetched")
+      assert.isTrue(elapsed >= 550 && elapsed < 2000, `took over after ${elapsed} ms`)
+    }))
+
+  it.scoped("a holder releases only its own lock", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const lockKey = yield* lockKeyOf(prefix, "key")
+      const a = yield* storeFor(server, prefix, { lockTimeout: 200 })
+      // a's fetch outlives its lock; meanwhile another process takes the lock.
+      yield* a.withFetchLock(
+        "key",
+        Effect.sleep("300 millis").pipe(
+          Effect.zipRight(Effect.promise(() => server.cli("SET", lockKey, "next-holder", "PX", "5000")))
+        )
+      )
+      assert.strictEqual((yield* Effect.promise(() => server.cli("GET", lockKey))).trim(), "next-holder")
+    }))
+
+  it.scoped("remove with a token removes only that token, everywhere", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const a = yield* storeFor(server, prefix)
+      const now = yield* Clock.currentTimeMillis
+      const t1 = tokenAt(now, `${canaryMarker}-1`)
+      yield* a.set("key", t1)
+      yield* a.remove("key", tokenAt(now, `${canaryMarker}-2`))
+      assert.isTrue(Option.isSome(yield* (yield* storeFor(server, prefix)).get("key")))
+      yield* a.remove("key", t1)
+      assert.isTrue(Option.isNone(yield* a.get("key")))
+      assert.isTrue(Option.isNone(yield* (yield* storeFor(server, prefix)).get("key")))
+    }))
+})
+
+describe("RedisTokenStore without Redis", () => {
+  it.scopedLive("Redis stopped: fall back at once, one warning, counted; shared again when Redis returns", () => {
+    const logs = captureLogs()
+    return Effect.gen(function*() {
+      const server = yield* redisServer
+      const prefix = freshPrefix()
+      const store = yield* storeFor(server, prefix)
+      const now = yield* Clock.currentTimeMillis
+      const before = yield* Effect.all([fallbacks("get"), fallbacks("lock"), fallbacks("set")])
+      yield* Effect.promise(server.stop)
+      yield* Effect.sleep("100 millis")
+      const [, elapsed] = yield* elapsedOf(Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) {
+          assert.isTrue(Option.isNone(yield* store.get(`missing-${i}`)))
+          assert.strictEqual(yield* store.withFetchLock(`missing-${i}`, Effect.succeed("fetched here")), "fetched here")
+          yield* store.set("key", tokenAt(now, `${canaryMarker}-local`))
+          assert.strictEqual(value(Option.getOrThrow(yield* store.get("key"))), `${canaryMarker}-local`)
+        }
+      }))
+      assert.isTrue(elapsed < 250, `40 operations took ${elapsed} ms without Redis`)
+      const after = yield* Effect.all([fallbacks("get"), fallbacks("lock"), fallbacks("set")])
+      assert.deepStrictEqual(after.map((n, i) => n - before[i]), [10, 10, 10])
+      assert.strictEqual(logs.lines.filter((l) => l.includes("Redis is unavailable")).length, 1)
+
+      yield* Effect.promise(server.start)
+      let shared = false
+      for (let i = 0; i < 40 && !shared; i++) {
+        yield* Effect.sleep("100 millis")
+        yield* store.set("key", tokenAt(now, `${canaryMarker}-again`))
+        shared = (yield* dump(server)).some(([k]) => k.startsWith(prefix))
+      }
+      assert.isTrue(shared, "the store writes to Redis again after it restarts")
+      assert.strictEqual(logs.lines.filter((l) => l.includes("available again")).length, 1)
+      assert.strictEqual(logs.lines.filter((l) => l.includes("Redis is unavailable")).length, 1)
+      assert.isTrue(logs.lines.every((l) => !l.includes(canaryMarker)))
+    }).pipe(Effect.provide(logs.layer))
+  })
+
+  it.scopedLive("Redis hung (SIGSTOP): each operation gives up after commandTimeout", () =>
+    Effect.gen(function*() {
+      const server = yield* redisServer
+      const store = yield* storeFor(server, freshPrefix(), { commandTimeout: 200 })
+      server.pause()
+      yield* Effect.addFinalizer(() => Effect.sync(server.resume))
+      const [result, elapsed] = yield* elapsedOf(store.withFetchLock("key", Effect.succeed("fetched here")))
+      assert.strictEqual(result, "fetched here")
+      assert.isTrue(elapsed >= 150 && elapsed < 1000, `gave up after ${elapsed} ms`)
+      const [read, readElapsed] = yield* elapsedOf(store.get("other"))
+      assert.isTrue(Option.isNone(read))
+      assert.isTrue(readElapsed < 1000)
+      server.resume()
+    }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
+})

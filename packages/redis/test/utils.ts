@@ -1,0 +1,39 @@
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import { type RedisServer, startRedisServer } from "./fixtures/redisServer.js"
+import { startTokenServer, type TokenServer } from "./fixtures/tokenServer.js"
+
+/** A throwaway redis-server for the test's scope. */
+export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(startRedisServer),
+  (server) => Effect.promise(server.stop)
+)
+
+export const tokenServer = (
+  options: Parameters<typeof startTokenServer>[0]
+): Effect.Effect<TokenServer, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.promise(() => startTokenServer(options)), (server) => Effect.promise(server.close))
+
+export const encryptionKey = Redacted.make("test-encryption-key-0123456789abcdef")
+
+let prefixes = 0
+/** A key prefix of its own for each test, so tests sharing a server never see each other's keys. */
+export const freshPrefix = () => `t${process.pid}-${++prefixes}:`
+
+/** Every key and value in Redis, through redis-cli (`--scan`, then `GET`). */
+export const dump = (server: RedisServer) =>
+  Effect.promise(async () => {
+    const keys = (await server.cli("--scan")).split("\n").filter((k) => k !== "")
+    const entries: Array<readonly [string, string]> = []
+    for (const key of keys) entries.push([key, (await server.cli("GET", key)).trim()])
+    return entries
+  })
+
+/** Calls of a Redis command so far (`INFO commandstats`). */
+export const commandCalls = (server: RedisServer, command: string) =>
+  Effect.promise(async () => {
+    const info = await server.cli("INFO", "commandstats")
+    const match = new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)
+    return match === null ? 0 : Number(match[1])
+  })
