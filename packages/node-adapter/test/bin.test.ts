@@ -2,40 +2,18 @@ import { assert, describe, it } from "@effect/vitest"
 import { FakeAuthServer, FakeResponse } from "@oauth-cc/testkit"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
 import { startServer } from "./fixtures/server.js"
+import { type Run, runProcess } from "./fixtures/spawn.js"
 
 const bin = path.resolve(import.meta.dirname, "../bin/oauth-cc.mjs")
 const canary = "s3cr3t-CANARY-cli-7f3a"
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs the CLI as a child process (killed after 25 s), with only the given env beyond PATH and HOME. */
+/** Runs the CLI as a child process, with only the given env beyond PATH and HOME. */
 const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}, stdin?: string) =>
-  Effect.async<Run>((resume) => {
-    const child = spawn(process.execPath, [bin, ...args], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-      stdio: ["pipe", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 25_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    child.stdin.end(stdin ?? "")
-    return Effect.sync(() => child.kill("SIGKILL"))
-  }).pipe(Effect.tap((run) => {
+  runProcess(process.execPath, [bin, ...args], { env, stdin }).pipe(Effect.tap((run) => {
     // The canary secret never shows, whatever the outcome.
     assert.notInclude(run.stdout, canary)
     assert.notInclude(run.stderr, canary)

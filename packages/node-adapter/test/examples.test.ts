@@ -1,36 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FakeAuthServer } from "@oauth-cc/testkit"
 import * as Effect from "effect/Effect"
-import { spawn } from "node:child_process"
 import * as path from "node:path"
+import { runProcess } from "./fixtures/spawn.js"
 
 const packageDir = path.resolve(import.meta.dirname, "..")
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-/** Runs a command in the package directory (killed after 50 s) with only the given env beyond PATH and HOME. */
 const run = (command: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
-  Effect.async<Run>((resume) => {
-    const child = spawn(command, args, {
-      cwd: packageDir,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")))
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")))
-    const timer = setTimeout(() => child.kill("SIGKILL"), 50_000)
-    child.on("close", (code) => {
-      clearTimeout(timer)
-      resume(Effect.succeed({ code, stdout, stderr }))
-    })
-    return Effect.sync(() => child.kill("SIGKILL"))
-  })
+  runProcess(command, args, { env, cwd: packageDir, timeoutMillis: 50_000 })
 
 describe("examples", () => {
   it.effect("pnpm demo runs with no env vars and exits 0, narrating each step", () =>

@@ -52,12 +52,12 @@ export const make = (
     return [provider, client] as const
   })
 
-/** Options given in code, merged with the ones a `Config` read. @internal */
-export const fromConfig = (
+/** Options given in code, merged under the ones a `Config` read. @internal */
+export const fromConfig = <A extends object>(
   config: Config.Config<NodeTokenProvider.Options>,
-  transport: NodeTransport.Options
-): Effect.Effect<NodeTokenProvider.Options, ConfigError.ConfigError> =>
-  Effect.map(config, (options) => ({ ...transport, ...dropUndefined(options) }) as NodeTokenProvider.Options)
+  extra: A
+): Effect.Effect<NodeTokenProvider.Options & A, ConfigError.ConfigError> =>
+  Effect.map(config, (options) => ({ ...extra, ...dropUndefined(options) }) as NodeTokenProvider.Options & A)
 
 const dropUndefined = <A extends object>(a: A): Partial<A> =>
   Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as Partial<A>
