@@ -17,18 +17,27 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import type * as Jose from "jose"
 import type * as FakeResponse from "./FakeResponse.js"
 import * as internal from "./internal/fakeAuthServer.js"
 
 /**
- * How a client may authenticate at the token endpoint. `"none"`: the `client_id` form field alone
- * (for instance to stand in for `tls_client_auth`, whose TLS this server does not do).
+ * How a client may authenticate at the token endpoint. `client_secret_jwt` / `private_key_jwt`: a
+ * `client_assertion` JWT (RFC 7523) signed with the secret (HS256) or the client's key. `"none"`: the
+ * `client_id` form field alone (for instance to stand in for `tls_client_auth`, whose TLS this server
+ * does not do).
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
+ * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
  * @since 0.1.0
  * @category models
  */
-export type ClientAuthMethod = "client_secret_basic" | "client_secret_post" | "none"
+export type ClientAuthMethod =
+  | "client_secret_basic"
+  | "client_secret_post"
+  | "client_secret_jwt"
+  | "private_key_jwt"
+  | "none"
 
 /**
  * A registered client.
@@ -43,7 +52,16 @@ export interface ClientOptions {
   readonly secret: string | Redacted.Redacted<string>
   /** The scopes the client may request; any scope when absent. Granted when the request names none. */
   readonly scopes?: ReadonlyArray<string> | undefined
-  /** How it may authenticate. Default: `["client_secret_basic", "client_secret_post"]`. */
+  /**
+   * The public key that checks `private_key_jwt` assertions (a `CryptoKey`, `KeyObject` or JWK).
+   */
+  readonly publicKey?: Jose.CryptoKey | Jose.KeyObject | Jose.JWK | undefined
+  /** A JWKS that checks `private_key_jwt` assertions (the `kid` picks the key). */
+  readonly jwks?: Jose.JSONWebKeySet | undefined
+  /**
+   * How it may authenticate. Default: `client_secret_basic`, `client_secret_post`, `client_secret_jwt`,
+   * and `private_key_jwt` when `publicKey` or `jwks` is given.
+   */
   readonly authMethods?: ReadonlyArray<ClientAuthMethod> | undefined
   /**
    * How HTTP Basic credentials are read: `"form"` form-urldecodes id and secret after base64 (RFC 6749

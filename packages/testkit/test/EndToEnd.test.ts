@@ -7,6 +7,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as Crypto from "node:crypto"
 import { FakeAuthServer, FakeResponse } from "../src/index.js"
 
 /** `@oauth-cc/core`'s provider, configured for the fake server in the context. */
@@ -69,6 +70,36 @@ describe("@oauth-cc/core TokenProvider against the fake server", () => {
       assert.strictEqual(error._tag === "TokenRequestRejected" ? error.error : "", "invalid_client")
       assert.strictEqual((yield* server.requests)[0]!.clientAuthMethod, "client_secret_post")
     }).pipe(Effect.scoped, Effect.provide(FakeAuthServer.layerHttpClient())))
+
+  it.effect("in process: private_key_jwt and client_secret_jwt assertions, with the TestClock", () =>
+    Effect.gen(function*() {
+      const { privateKey, publicKey } = Crypto.generateKeyPairSync("ec", { namedCurve: "P-256" })
+      const layer = FakeAuthServer.layerHttpClient({ clients: [{ id: "svc", secret: "s3cret", publicKey }] })
+      yield* Effect.gen(function*() {
+        const server = yield* FakeAuthServer.FakeAuthServer
+        const withKey = yield* TokenProvider.make({
+          tokenUrl: server.tokenUrl,
+          clientId: "svc",
+          authMethod: "private_key_jwt",
+          clientAssertion: { key: privateKey }
+        })
+        const withSecret = yield* TokenProvider.make({
+          tokenUrl: server.tokenUrl,
+          clientId: "svc",
+          clientSecret: Redacted.make("s3cret"),
+          authMethod: "client_secret_jwt"
+        })
+        yield* withKey.get
+        yield* withSecret.get
+        yield* TestClock.adjust("10 minutes")
+        yield* withKey.get
+        assert.deepStrictEqual((yield* server.requests).map((r) => [r.clientAuthMethod, r.outcome]), [
+          ["private_key_jwt", 200],
+          ["client_secret_jwt", 200],
+          ["private_key_jwt", 200]
+        ])
+      }).pipe(Effect.scoped, Effect.provide(layer))
+    }))
 
   it.live("over a socket with FetchHttpClient", () =>
     Effect.gen(function*() {

@@ -166,6 +166,77 @@ describe("FakeAuthServer (socket mode)", () => {
       }))
   })
 
+  describe("client assertions (RFC 7523)", () => {
+    const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    const assertionBody = (assertion: string, extra = "") =>
+      `grant_type=client_credentials&client_assertion_type=${
+        encodeURIComponent(jwtBearer)
+      }&client_assertion=${assertion}${extra}`
+
+    it.scoped("private_key_jwt: verified with the client's key; a replayed jti, a wrong audience or key are invalid_client", () =>
+      Effect.gen(function*() {
+        const { privateKey, publicKey } = yield* Effect.promise(() => Jose.generateKeyPair("ES256"))
+        const other = yield* Effect.promise(() => Jose.generateKeyPair("ES256"))
+        const server = yield* FakeAuthServer.make({ clients: [{ id: "svc", secret: "s", publicKey }] })
+        const sign = (key: Jose.CryptoKey, aud: string, jti: string) =>
+          Effect.promise(() =>
+            new Jose.SignJWT({}).setProtectedHeader({ alg: "ES256" }).setIssuer("svc").setSubject("svc")
+              .setAudience(aud).setIssuedAt().setExpirationTime("1 minute").setJti(jti).sign(key)
+          )
+        const good = yield* sign(privateKey, server.tokenUrl, "a")
+        const ok = yield* requestToken(server.tokenUrl, assertionBody(good), { ...formType })
+        assert.strictEqual(ok.status, 200)
+        const entry = (yield* server.requests)[0]!
+        assert.strictEqual(entry.clientAuthMethod, "private_key_jwt")
+        assert.strictEqual(entry.clientId, "svc")
+        assert.strictEqual((entry.form as any).client_assertion, "<redacted>")
+        const replay = yield* requestToken(server.tokenUrl, assertionBody(good), { ...formType })
+        assert.strictEqual(replay.json.error, "invalid_client")
+        const issuerAud = yield* sign(privateKey, server.issuer, "b")
+        assert.strictEqual(
+          (yield* requestToken(server.tokenUrl, assertionBody(issuerAud), { ...formType })).status,
+          200
+        )
+        const wrongAud = yield* sign(privateKey, "https://elsewhere", "c")
+        assert.strictEqual(
+          (yield* requestToken(server.tokenUrl, assertionBody(wrongAud), { ...formType })).json.error,
+          "invalid_client"
+        )
+        const wrongKey = yield* sign(other.privateKey, server.tokenUrl, "d")
+        assert.strictEqual(
+          (yield* requestToken(server.tokenUrl, assertionBody(wrongKey), { ...formType })).json.error,
+          "invalid_client"
+        )
+        const withBasic = yield* requestToken(
+          server.tokenUrl,
+          assertionBody(yield* sign(privateKey, server.tokenUrl, "e"))
+        )
+        assert.strictEqual(withBasic.json.error, "invalid_request")
+        const badType = yield* requestToken(server.tokenUrl, `grant_type=client_credentials&client_assertion=${good}`, {
+          ...formType
+        })
+        assert.strictEqual(badType.json.error, "invalid_request")
+        const notJwt = yield* requestToken(server.tokenUrl, assertionBody("abc"), { ...formType })
+        assert.strictEqual(notJwt.json.error, "invalid_client")
+      }))
+
+    it.scoped("client_secret_jwt: HS256 with the client secret", () =>
+      Effect.gen(function*() {
+        const server = yield* FakeAuthServer.make()
+        const sign = (secret: string) =>
+          Effect.promise(() =>
+            new Jose.SignJWT({}).setProtectedHeader({ alg: "HS256" }).setIssuer("test-client").setSubject("test-client")
+              .setAudience(server.tokenUrl).setIssuedAt().setExpirationTime("1 minute").setJti(secret)
+              .sign(new TextEncoder().encode(secret))
+          )
+        const ok = yield* requestToken(server.tokenUrl, assertionBody(yield* sign("test-secret")), { ...formType })
+        assert.strictEqual(ok.status, 200)
+        assert.strictEqual((yield* server.requests)[0]!.clientAuthMethod, "client_secret_jwt")
+        const bad = yield* requestToken(server.tokenUrl, assertionBody(yield* sign("wrong")), { ...formType })
+        assert.strictEqual(bad.json.error, "invalid_client")
+      }))
+  })
+
   describe("bad requests get an RFC 6749 error, never a crash", () => {
     it.scoped("missing body, JSON body, 10 MB body, malformed Authorization, GET, repeated parameter", () =>
       Effect.gen(function*() {
@@ -508,8 +579,10 @@ describe("FakeAuthServer (socket mode)", () => {
         assert.deepStrictEqual(metadata.grant_types_supported, ["client_credentials"])
         assert.deepStrictEqual(metadata.token_endpoint_auth_methods_supported, [
           "client_secret_basic",
-          "client_secret_post"
+          "client_secret_post",
+          "client_secret_jwt"
         ])
+        assert.deepStrictEqual(metadata.token_endpoint_auth_signing_alg_values_supported, ["HS256"])
         const audience = yield* requestToken(server.tokenUrl, "grant_type=client_credentials&audience=urn:other")
         assert.strictEqual(Jose.decodeJwt(audience.json.access_token).aud, "urn:other")
         assert.strictEqual(answer(yield* send(`${server.issuer}/nope`)).status, 404)

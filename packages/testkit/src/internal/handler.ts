@@ -64,19 +64,29 @@ interface Client {
   readonly scopes: ReadonlyArray<string> | undefined
   readonly authMethods: ReadonlyArray<FakeAuthServer.ClientAuthMethod>
   readonly basicEncoding: "form" | "raw"
+  readonly publicKey: Jose.CryptoKey | Jose.KeyObject | Jose.JWK | Uint8Array | Jose.JWTVerifyGetKey | undefined
 }
+
+const jwtBearer = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 const sha256 = (text: string): Buffer => Crypto.createHash("sha256").update(text, "utf8").digest()
 
 const resolveClient = (options: FakeAuthServer.ClientOptions): Client => {
   const secret = Redacted.isRedacted(options.secret) ? options.secret : Redacted.make(options.secret)
+  const publicKey = options.jwks !== undefined ? Jose.createLocalJWKSet(options.jwks) : options.publicKey
   return {
     id: options.id,
     secret,
     secretHash: sha256(Redacted.value(secret)),
     scopes: options.scopes,
-    authMethods: options.authMethods ?? ["client_secret_basic", "client_secret_post"],
-    basicEncoding: options.basicEncoding ?? "form"
+    authMethods: options.authMethods ?? [
+      "client_secret_basic",
+      "client_secret_post",
+      "client_secret_jwt",
+      ...(publicKey === undefined ? [] : ["private_key_jwt" as const])
+    ],
+    basicEncoding: options.basicEncoding ?? "form",
+    publicKey
   }
 }
 
@@ -351,6 +361,14 @@ export class ServerState {
       grant_types_supported: ["client_credentials"],
       response_types_supported: [],
       token_endpoint_auth_methods_supported: Array.from(methods),
+      ...(methods.has("client_secret_jwt") || methods.has("private_key_jwt")
+        ? {
+          token_endpoint_auth_signing_alg_values_supported: [
+            ...(methods.has("client_secret_jwt") ? ["HS256"] : []),
+            ...(methods.has("private_key_jwt") ? ["RS256", "PS256", "ES256", "EdDSA"] : [])
+          ]
+        }
+        : {}),
       ...(scopes === undefined ? {} : { scopes_supported: scopes })
     }
   }
@@ -445,7 +463,7 @@ export class ServerState {
   private answerToken(request: IncomingRequest): Effect.Effect<Outcome> {
     return Effect.gen(this, function*() {
       const now = yield* Clock.currentTimeMillis
-      const parsed = this.checkTokenRequest(request)
+      const parsed = yield* this.checkTokenRequest(request, now)
       let response: FakeResponse.FakeResponse | undefined = this.queue.shift() ?? this.alwaysResponse
       let limited = false
       if (response === undefined) {
@@ -550,129 +568,204 @@ export class ServerState {
     return json(status, body, headers)
   }
 
+  private readonly seenAssertions = new Set<string>()
+
+  /**
+   * RFC 7523 §3: `iss` = `sub` = the client id, `aud` the token endpoint or the issuer, unexpired at
+   * `now` (the handler's clock), signed with the client's secret (HS*) or key; a `jti` is accepted once.
+   * Returns why it failed, if it did.
+   */
+  private verifyAssertion(
+    client: Client,
+    assertion: string,
+    alg: string | undefined,
+    now: number
+  ): Effect.Effect<string | undefined> {
+    return Effect.promise(async () => {
+      const hmac = alg?.startsWith("HS") === true
+      const key = hmac ? new TextEncoder().encode(Redacted.value(client.secret)) : client.publicKey
+      if (key === undefined) return "the client has no public key for private_key_jwt"
+      try {
+        const options: Jose.JWTVerifyOptions = {
+          issuer: client.id,
+          subject: client.id,
+          audience: [this.urls.tokenUrl, this.urls.issuer],
+          currentDate: new Date(now),
+          requiredClaims: ["exp"],
+          algorithms: hmac
+            ? ["HS256", "HS384", "HS512"]
+            : ["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"]
+        }
+        const { payload } = typeof key === "function"
+          ? await Jose.jwtVerify(assertion, key, options)
+          : await Jose.jwtVerify(assertion, key, options)
+        if (payload.jti !== undefined) {
+          if (this.seenAssertions.has(payload.jti)) return "the client_assertion was replayed (jti already used)"
+          this.seenAssertions.add(payload.jti)
+        }
+        return undefined
+      } catch (error) {
+        return `the client_assertion is invalid: ${(error as { code?: string }).code ?? "verification failed"}`
+      }
+    })
+  }
+
   /**
    * Checks a token request as RFC 6749 says: method, body, form, client authentication (§2.3.1,
    * never two methods at once), grant type (§4.4.2), scope (§3.3).
    */
-  private checkTokenRequest(request: IncomingRequest): TokenRequest {
-    let form: Record<string, string | ReadonlyArray<string>> | undefined = undefined
-    let authMethod: TokenRequest["authMethod"]
-    let usedBasic = false
-    let clientId: string | undefined
-    const reject = (code: string, description: string, status?: number): TokenRequest => ({
-      form,
-      authMethod,
-      usedBasic,
-      clientId,
-      result: {
-        _tag: "Rejected",
-        rejection: status === undefined ? { code, description } : { code, description, status }
+  private checkTokenRequest(request: IncomingRequest, now: number): Effect.Effect<TokenRequest> {
+    return Effect.gen(this, function*() {
+      let form: Record<string, string | ReadonlyArray<string>> | undefined = undefined
+      let authMethod: TokenRequest["authMethod"]
+      let usedBasic = false
+      let clientId: string | undefined
+      const reject = (code: string, description: string, status?: number): TokenRequest => ({
+        form,
+        authMethod,
+        usedBasic,
+        clientId,
+        result: {
+          _tag: "Rejected",
+          rejection: status === undefined ? { code, description } : { code, description, status }
+        }
+      })
+      if (request.method !== "POST") return reject("invalid_request", "the token endpoint accepts POST only", 405)
+      if (request.bodyTooLarge) return reject("invalid_request", "the request body is too large", 413)
+      const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
+      if (request.body === undefined || request.body.length === 0) {
+        return reject("invalid_request", "the request body is missing")
       }
+      if (contentType !== "application/x-www-form-urlencoded") {
+        return reject("invalid_request", "the body must be application/x-www-form-urlencoded")
+      }
+      let text: string
+      try {
+        text = fatalUtf8.decode(request.body)
+      } catch {
+        return reject("invalid_request", "the body is not UTF-8")
+      }
+      const params = new URLSearchParams(text)
+      const fields: Record<string, Array<string>> = {}
+      for (const [key, value] of params) (fields[key] ??= []).push(redactedForm.has(key) ? "<redacted>" : value)
+      form = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]))
+      for (const [key, values] of Object.entries(fields)) {
+        // RFC 6749 §3.2: parameters must not repeat; RFC 8707 allows several `resource`
+        if (values.length > 1 && key !== "resource") {
+          return reject("invalid_request", `the parameter ${key} is repeated`)
+        }
+      }
+
+      // client authentication
+      const authorization = request.headers.authorization
+      let basic: { readonly id: string; readonly secret: string } | undefined
+      if (authorization !== undefined) {
+        const match = /^(\S+)(?: +(\S*))?\s*$/.exec(authorization)
+        if (match === null) return reject("invalid_request", "the Authorization header is malformed")
+        if (match[1]!.toLowerCase() !== "basic") {
+          return reject("invalid_client", "the Authorization scheme is not supported; use Basic", 401)
+        }
+        usedBasic = true
+        authMethod = "client_secret_basic"
+        const encoded = match[2] ?? ""
+        if (encoded.length === 0 || !base64.test(encoded)) {
+          return reject("invalid_request", "the Basic credentials are not base64")
+        }
+        const decoded = Buffer.from(encoded, "base64").toString("utf8")
+        const colon = decoded.indexOf(":")
+        if (colon < 0) return reject("invalid_request", "the Basic credentials have no colon")
+        basic = { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
+      }
+      const postSecret = params.get("client_secret") ?? undefined
+      const postId = params.get("client_id") ?? undefined
+      const assertion = params.get("client_assertion") ?? undefined
+      const assertionType = params.get("client_assertion_type") ?? undefined
+      const presented = [basic !== undefined, postSecret !== undefined, assertion !== undefined].filter((b) => b)
+      if (presented.length > 1) {
+        authMethod = "multiple"
+        return reject("invalid_request", "the client used more than one authentication method")
+      }
+      let claims: Jose.JWTPayload | undefined
+      let assertionAlg: string | undefined
+      if (assertion !== undefined) {
+        if (assertionType !== jwtBearer) return reject("invalid_request", `client_assertion_type must be ${jwtBearer}`)
+        try {
+          claims = Jose.decodeJwt(assertion)
+          assertionAlg = Jose.decodeProtectedHeader(assertion).alg
+        } catch {
+          return reject("invalid_client", "client_assertion is not a JWT", 401)
+        }
+        authMethod = assertionAlg?.startsWith("HS") ? "client_secret_jwt" : "private_key_jwt"
+      } else if (basic === undefined) {
+        authMethod = postSecret !== undefined
+          ? "client_secret_post"
+          : postId !== undefined
+          ? "none"
+          : undefined
+      }
+
+      let client: Client | undefined
+      let secret: string | undefined
+      if (basic !== undefined) {
+        const formId = formDecode(basic.id)
+        client = this.clients.find((c) => (c.basicEncoding === "form" ? formId : basic.id) === c.id)
+        clientId = client?.id ?? formId ?? basic.id
+        if (client !== undefined) {
+          secret = client.basicEncoding === "form" ? formDecode(basic.secret) : basic.secret
+          if (secret === undefined) return reject("invalid_request", "the Basic credentials are not form-encoded")
+        }
+        if (postId !== undefined && postId !== clientId) {
+          return reject("invalid_request", "client_id does not match the Basic credentials")
+        }
+      } else if (claims !== undefined) {
+        clientId = typeof claims.iss === "string" ? claims.iss : undefined
+        if (postId !== undefined && postId !== clientId) {
+          return reject("invalid_client", "client_id does not match the client_assertion issuer", 401)
+        }
+        client = this.clients.find((c) => c.id === clientId)
+      } else {
+        clientId = postId
+        client = this.clients.find((c) => c.id === postId)
+        secret = postSecret
+      }
+
+      const grantType = params.get("grant_type")
+      if (grantType === null) return reject("invalid_request", "grant_type is missing")
+
+      if (authMethod === undefined) return reject("invalid_client", "client authentication is required", 401)
+      if (client === undefined) return reject("invalid_client", "unknown client", 401)
+      if (!client.authMethods.includes(authMethod as FakeAuthServer.ClientAuthMethod)) {
+        return reject("invalid_client", `the client may not use ${authMethod}`, 401)
+      }
+      if (assertion !== undefined) {
+        const failure = yield* this.verifyAssertion(client, assertion, assertionAlg, now)
+        if (failure !== undefined) return reject("invalid_client", failure, 401)
+      } else if (authMethod !== "none") {
+        const ok = Crypto.timingSafeEqual(sha256(secret ?? ""), client.secretHash)
+        if (!ok) return reject("invalid_client", "client authentication failed", 401)
+      }
+
+      if (grantType !== "client_credentials") return reject("unsupported_grant_type", `${grantType} is not supported`)
+
+      const requested = (params.get("scope") ?? "").split(" ").filter((s) => s.length > 0)
+      for (const scope of requested) {
+        if (!scopeToken.test(scope)) return reject("invalid_scope", "a scope has characters RFC 6749 §3.3 forbids")
+        if (client.scopes !== undefined && !client.scopes.includes(scope)) {
+          return reject("invalid_scope", `the client may not request ${scope}`)
+        }
+      }
+      const scope = requested.length > 0 ? requested : client.scopes ?? []
+      const resources = params.getAll("resource")
+      const audience = params.get("audience") ??
+        (resources.length === 1 ? resources[0]! : resources.length > 1 ? resources : undefined) ??
+        this.options.audience ?? this.urls.resourceUrl
+      return {
+        form,
+        authMethod,
+        usedBasic,
+        clientId,
+        result: { _tag: "Accepted", client, scope, audience }
+      } as TokenRequest
     })
-    if (request.method !== "POST") return reject("invalid_request", "the token endpoint accepts POST only", 405)
-    if (request.bodyTooLarge) return reject("invalid_request", "the request body is too large", 413)
-    const contentType = (request.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase()
-    if (request.body === undefined || request.body.length === 0) {
-      return reject("invalid_request", "the request body is missing")
-    }
-    if (contentType !== "application/x-www-form-urlencoded") {
-      return reject("invalid_request", "the body must be application/x-www-form-urlencoded")
-    }
-    let text: string
-    try {
-      text = fatalUtf8.decode(request.body)
-    } catch {
-      return reject("invalid_request", "the body is not UTF-8")
-    }
-    const params = new URLSearchParams(text)
-    const fields: Record<string, Array<string>> = {}
-    for (const [key, value] of params) (fields[key] ??= []).push(redactedForm.has(key) ? "<redacted>" : value)
-    form = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]))
-    for (const [key, values] of Object.entries(fields)) {
-      // RFC 6749 §3.2: parameters must not repeat; RFC 8707 allows several `resource`
-      if (values.length > 1 && key !== "resource") return reject("invalid_request", `the parameter ${key} is repeated`)
-    }
-
-    // client authentication
-    const authorization = request.headers.authorization
-    let basic: { readonly id: string; readonly secret: string } | undefined
-    if (authorization !== undefined) {
-      const match = /^(\S+)(?: +(\S*))?\s*$/.exec(authorization)
-      if (match === null) return reject("invalid_request", "the Authorization header is malformed")
-      if (match[1]!.toLowerCase() !== "basic") {
-        return reject("invalid_client", "the Authorization scheme is not supported; use Basic", 401)
-      }
-      usedBasic = true
-      authMethod = "client_secret_basic"
-      const encoded = match[2] ?? ""
-      if (encoded.length === 0 || !base64.test(encoded)) {
-        return reject("invalid_request", "the Basic credentials are not base64")
-      }
-      const decoded = Buffer.from(encoded, "base64").toString("utf8")
-      const colon = decoded.indexOf(":")
-      if (colon < 0) return reject("invalid_request", "the Basic credentials have no colon")
-      basic = { id: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
-    }
-    const postSecret = params.get("client_secret") ?? undefined
-    const postId = params.get("client_id") ?? undefined
-    if (basic !== undefined && postSecret !== undefined) {
-      authMethod = "multiple"
-      return reject("invalid_request", "the client used more than one authentication method")
-    }
-    if (basic === undefined) {
-      authMethod = postSecret !== undefined
-        ? "client_secret_post"
-        : postId !== undefined
-        ? "none"
-        : undefined
-    }
-
-    let client: Client | undefined
-    let secret: string | undefined
-    if (basic !== undefined) {
-      const formId = formDecode(basic.id)
-      client = this.clients.find((c) => (c.basicEncoding === "form" ? formId : basic.id) === c.id)
-      clientId = client?.id ?? formId ?? basic.id
-      if (client !== undefined) {
-        secret = client.basicEncoding === "form" ? formDecode(basic.secret) : basic.secret
-        if (secret === undefined) return reject("invalid_request", "the Basic credentials are not form-encoded")
-      }
-      if (postId !== undefined && postId !== clientId) {
-        return reject("invalid_request", "client_id does not match the Basic credentials")
-      }
-    } else {
-      clientId = postId
-      client = this.clients.find((c) => c.id === postId)
-      secret = postSecret
-    }
-
-    const grantType = params.get("grant_type")
-    if (grantType === null) return reject("invalid_request", "grant_type is missing")
-
-    if (authMethod === undefined) return reject("invalid_client", "client authentication is required", 401)
-    if (client === undefined) return reject("invalid_client", "unknown client", 401)
-    if (!client.authMethods.includes(authMethod as FakeAuthServer.ClientAuthMethod)) {
-      return reject("invalid_client", `the client may not use ${authMethod}`, 401)
-    }
-    if (authMethod !== "none") {
-      const ok = Crypto.timingSafeEqual(sha256(secret ?? ""), client.secretHash)
-      if (!ok) return reject("invalid_client", "client authentication failed", 401)
-    }
-
-    if (grantType !== "client_credentials") return reject("unsupported_grant_type", `${grantType} is not supported`)
-
-    const requested = (params.get("scope") ?? "").split(" ").filter((s) => s.length > 0)
-    for (const scope of requested) {
-      if (!scopeToken.test(scope)) return reject("invalid_scope", "a scope has characters RFC 6749 §3.3 forbids")
-      if (client.scopes !== undefined && !client.scopes.includes(scope)) {
-        return reject("invalid_scope", `the client may not request ${scope}`)
-      }
-    }
-    const scope = requested.length > 0 ? requested : client.scopes ?? []
-    const resources = params.getAll("resource")
-    const audience = params.get("audience") ??
-      (resources.length === 1 ? resources[0]! : resources.length > 1 ? resources : undefined) ??
-      this.options.audience ?? this.urls.resourceUrl
-    return { form, authMethod, usedBasic, clientId, result: { _tag: "Accepted", client, scope, audience } }
   }
 }
