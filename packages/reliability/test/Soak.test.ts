@@ -12,6 +12,8 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Supervisor from "effect/Supervisor"
+import * as V8 from "node:v8"
+import * as VM from "node:vm"
 import * as VirtualClock from "./support/VirtualClock.js"
 
 const hours = Number(process.env.SOAK_HOURS ?? 24)
@@ -24,12 +26,21 @@ const refreshAhead = 0.8
 const periodSeconds = refreshAhead * (ttlSeconds - Math.min(skewSeconds, ttlSeconds / 2))
 const expectedRequests = Math.floor((hours * 3600) / periodSeconds) + 1
 
-const heap = () => {
-  const gc = (globalThis as { gc?: () => void }).gc
-  if (gc !== undefined) {
-    gc()
-    gc()
+/** A full GC: `--expose-gc` if vitest was started with it, else switched on at run time. */
+const gc: (() => void) | undefined = (() => {
+  const exposed = (globalThis as { gc?: () => void }).gc
+  if (exposed !== undefined) return exposed
+  try {
+    V8.setFlagsFromString("--expose-gc")
+    return VM.runInNewContext("gc") as () => void
+  } catch {
+    return undefined
   }
+})()
+
+const heap = () => {
+  gc?.()
+  gc?.()
   return { used: process.memoryUsage().heapUsed, gc: gc !== undefined }
 }
 
