@@ -13,5 +13,5 @@ import { main } from "./internal/cli.js"
 NodeRuntime.runMain(main(process.argv).pipe(Effect.provide(NodeContext.layer)), {
   disableErrorReporting: true,
   disablePrettyLogger: true,
-  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? exit.value as number : 1)
+  teardown: (exit, onExit) => onExit(Exit.isSuccess(exit) ? exit.value as number : Exit.isInterrupted(exit) ? 130 : 1)
 })

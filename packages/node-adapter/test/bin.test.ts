@@ -5,7 +5,8 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
-import { startServer } from "./fixtures/server.js"
+import { makePki } from "./fixtures/pki.js"
+import { startServer, tokenReply } from "./fixtures/server.js"
 import { type Run, runProcess } from "./fixtures/spawn.js"
 
 const bin = path.resolve(import.meta.dirname, "../bin/oauth-cc.mjs")
@@ -40,7 +41,8 @@ const assertOneLine = (run: Run, text: string) => {
 const issuedValues = (server: FakeAuthServer.Service) =>
   Effect.map(server.issued, (tokens) => tokens.map((t) => Redacted.value(t.value)))
 
-describe("oauth-cc CLI", () => {
+// Each case starts Node and tsx (a few seconds on a busy machine): a longer budget than unit tests.
+describe("oauth-cc CLI", { timeout: 120_000 }, () => {
   it.scoped("token prints the access token (settings and secret from env)", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
@@ -211,14 +213,65 @@ describe("oauth-cc CLI", () => {
       for (
         const [args, text] of [
           [["request", "not a url"], "not a valid absolute URL"],
+          [["request", "--no-such-flag", server.resourceUrl], "unknown argument"],
           [["request", "-H", "no colon", server.resourceUrl], "-H takes"],
           [["request", "-d", "x", "--data-file", "/dev/null", server.resourceUrl], "not both"]
         ] as const
       ) {
         const run = yield* runCli(args, envOf(server))
         assert.strictEqual(run.code, 2, run.stderr)
-        assertOneLine(run, text)
+        assert.include(run.stderr, text)
+        assert.notMatch(run.stderr, /\n\s+at /)
       }
       assert.strictEqual(yield* server.tokenRequestCount, 0)
+    }))
+
+  it.scoped("--cert, --key and --cacert: mutual TLS with tls_client_auth, no secret needed", () =>
+    Effect.gen(function*() {
+      const pki = yield* Effect.promise(makePki)
+      const server = yield* startServer({
+        tls: { ...pki.server, ca: pki.ca.cert, rejectUnauthorized: true },
+        handle: (seen) => seen.clientCn === "client-mtls" ? tokenReply("mtls-token") : { status: 401, body: {} }
+      })
+      const dir = yield* Effect.acquireRelease(
+        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "oauth-cc-"))),
+        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+      )
+      const files = { cert: pki.client.cert, key: pki.client.key, ca: pki.ca.cert }
+      for (const [name, pem] of Object.entries(files)) {
+        yield* Effect.promise(() => fs.writeFile(path.join(dir, `${name}.pem`), pem, { mode: 0o600 }))
+      }
+      const run = yield* runCli([
+        "token",
+        "--token-url",
+        `${server.url}/token`,
+        "--client-id",
+        "mtls-client",
+        "--auth-method",
+        "tls_client_auth",
+        "--cert",
+        path.join(dir, "cert.pem"),
+        "--key",
+        path.join(dir, "key.pem"),
+        "--cacert",
+        path.join(dir, "ca.pem")
+      ])
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.strictEqual(run.stdout, "mtls-token\n")
+      assert.deepStrictEqual(Object.fromEntries(new URLSearchParams(server.seen[0]!.body)), {
+        grant_type: "client_credentials",
+        client_id: "mtls-client"
+      })
+      const without = yield* runCli([
+        "token",
+        "--token-url",
+        `${server.url}/token`,
+        "--client-id",
+        "mtls-client",
+        "--auth-method",
+        "tls_client_auth"
+      ])
+      assert.strictEqual(without.code, 2)
+      assertOneLine(without, "tls_client_auth needs a client certificate")
     }))
 })
