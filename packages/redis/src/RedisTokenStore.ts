@@ -55,10 +55,15 @@ export interface StoreOptions {
   /** Prefix of every Redis key the store writes. Default `"oauth-cc:"`. */
   readonly keyPrefix?: string | undefined
   /**
-   * How long a fetching process holds the fleet's lock at most; a crashed holder blocks the others this
-   * long. Keep it above the token request's worst case (`requestTimeout` with retries). Default 15 seconds.
+   * Expiry of the fleet's fetch lock (`PX`): a crashed holder blocks the others this long at most. A live
+   * holder extends it every third of this while its request runs. Default 5 seconds.
    */
   readonly lockTimeout?: Duration.DurationInput | undefined
+  /**
+   * Longest a process waits for another one's fetch before fetching itself (a safety net: a holder whose
+   * request fails releases the lock, and a waiter takes over at once). Default 30 seconds.
+   */
+  readonly maxWait?: Duration.DurationInput | undefined
   /** Each Redis command's time limit; past it the store treats Redis as unavailable. Default 500 ms. */
   readonly commandTimeout?: Duration.DurationInput | undefined
   /** First wait of a process polling for the token another one is fetching; doubles each time. Default 25 ms. */

@@ -3,6 +3,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import * as AccessToken from "@oauth-cc/core/AccessToken"
 import * as TokenProvider from "@oauth-cc/core/TokenProvider"
 import * as TokenStore from "@oauth-cc/core/TokenStore"
+import { FakeAuthServer } from "@oauth-cc/testkit"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
@@ -17,8 +18,16 @@ import * as Redacted from "effect/Redacted"
 import * as Sealed from "../src/internal/sealed.js"
 import * as RedisTokenStore from "../src/RedisTokenStore.js"
 import type { RedisServer } from "./fixtures/redisServer.js"
-import { canaryMarker } from "./fixtures/tokenServer.js"
-import { commandCalls, dump, encryptionKey, freshPrefix, redisServer, tokenServer } from "./utils.js"
+import {
+  authServer,
+  canaryMarker,
+  commandCalls,
+  dump,
+  encryptionKey,
+  freshPrefix,
+  issuedValues,
+  redisServer
+} from "./utils.js"
 
 class Redis extends Context.Tag("test/Redis")<Redis, RedisServer>() {}
 
@@ -31,7 +40,11 @@ const tokenAt = (now: number, value: string, lifeMillis = 60_000) =>
 const value = (token: AccessToken.AccessToken) => Redacted.value(token.value)
 
 const providerWith = (store: TokenStore.Service, tokenUrl: string) =>
-  TokenProvider.make({ tokenUrl, clientId: "svc-client", clientSecret: Redacted.make("svc-secret") }).pipe(
+  TokenProvider.make({
+    tokenUrl,
+    clientId: FakeAuthServer.defaultClient.id,
+    clientSecret: Redacted.make(FakeAuthServer.defaultClient.secret)
+  }).pipe(
     Effect.provideService(TokenStore.TokenStore, store),
     Effect.provide(FetchHttpClient.layer)
   )
@@ -135,20 +148,24 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
     Effect.gen(function*() {
       const server = yield* Redis
       const prefix = freshPrefix()
-      const auth = yield* tokenServer({ expiresIn: 60 })
-      const provider = yield* providerWith(yield* storeFor(server, prefix), auth.url)
+      const auth = yield* authServer()
+      const provider = yield* providerWith(yield* storeFor(server, prefix), auth.tokenUrl)
       yield* provider.getFor({ scope: "orders:read", audience: "https://api.example.test" })
       yield* provider.get
+      const tokens = yield* issuedValues(auth)
+      assert.strictEqual(tokens.length, 2)
       const entries = (yield* dump(server)).filter(([k]) => k.startsWith(prefix))
       assert.strictEqual(entries.length, 2)
+      const { id, secret } = FakeAuthServer.defaultClient
       for (const [key, stored] of entries) {
-        for (const secret of [canaryMarker, "svc-client", "svc-secret", "127.0.0.1", "orders", "api.example"]) {
-          assert.notInclude(key, secret)
-          assert.notInclude(stored, secret)
+        for (const needle of [...tokens, id, secret, "127.0.0.1", "orders", "api.example"]) {
+          assert.notInclude(key, needle)
+          assert.notInclude(stored, needle)
         }
         assert.match(stored, /^v1\.\d+\.[A-Za-z0-9_-]+$/)
         // Not even base64-encoded: the token is encrypted, not encoded.
-        assert.notInclude(Buffer.from(stored.split(".")[2], "base64url").toString("latin1"), canaryMarker)
+        const decoded = Buffer.from(stored.split(".")[2], "base64url").toString("latin1")
+        for (const token of tokens) assert.notInclude(decoded, token)
       }
     }))
 
@@ -184,8 +201,8 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
     Effect.gen(function*() {
       const server = yield* Redis
       const prefix = freshPrefix()
-      const auth = yield* tokenServer({ expiresIn: 60 })
-      const first = yield* providerWith(yield* storeFor(server, prefix), auth.url)
+      const auth = yield* authServer()
+      const first = yield* providerWith(yield* storeFor(server, prefix), auth.tokenUrl)
       const sets: ReadonlyArray<TokenProvider.Params> = [
         { scope: "read" },
         { scope: "write" },
@@ -196,24 +213,24 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
       for (const params of sets) tokens.push(value(yield* first.getFor(params)))
       assert.strictEqual(new Set(tokens).size, sets.length)
       assert.strictEqual((yield* dump(server)).filter(([k]) => k.startsWith(prefix)).length, sets.length)
-      const second = yield* providerWith(yield* storeFor(server, prefix), auth.url)
+      const second = yield* providerWith(yield* storeFor(server, prefix), auth.tokenUrl)
       for (const [i, params] of sets.entries()) assert.strictEqual(value(yield* second.getFor(params)), tokens[i])
       // Same set, other order and spacing: the same key.
       assert.strictEqual(value(yield* second.getFor({ scope: " read " })), tokens[0])
-      assert.strictEqual(auth.journal.length, sets.length)
+      assert.strictEqual(yield* Effect.promise(auth.tokenRequestCount), sets.length)
     }))
 
   it.scoped("the warm path reads the local tier: 500 gets send no command to Redis", () =>
     Effect.gen(function*() {
       const server = yield* Redis
-      const auth = yield* tokenServer({ expiresIn: 60 })
-      const provider = yield* providerWith(yield* storeFor(server, freshPrefix()), auth.url)
+      const auth = yield* authServer()
+      const provider = yield* providerWith(yield* storeFor(server, freshPrefix()), auth.tokenUrl)
       yield* provider.get
       const before = yield* Effect.all([commandCalls(server, "get"), commandCalls(server, "eval")])
       yield* Effect.repeatN(provider.get, 499)
       const after = yield* Effect.all([commandCalls(server, "get"), commandCalls(server, "eval")])
       assert.deepStrictEqual(after, before)
-      assert.strictEqual(auth.journal.length, 1)
+      assert.strictEqual(yield* Effect.promise(auth.tokenRequestCount), 1)
     }))
 
   it.scoped("withFetchLock: one process fetches, the other waits and adopts its token", () =>
@@ -237,6 +254,28 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
       assert.isTrue(elapsed >= 200, `waited ${elapsed} ms`)
       assert.strictEqual(yield* Fiber.join(holder), "a fetched")
       assert.deepStrictEqual((yield* dump(server)).filter(([k]) => k.endsWith(":lock")), [])
+    }))
+
+  it.scoped("a live holder extends its lock while its request outlasts lockTimeout; the waiter adopts", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const a = yield* storeFor(server, prefix, { lockTimeout: 300 })
+      const b = yield* storeFor(server, prefix, { lockTimeout: 300 })
+      const now = yield* Clock.currentTimeMillis
+      const token = tokenAt(now, `${canaryMarker}-slow`)
+      const holder = yield* Effect.fork(a.withFetchLock(
+        "key",
+        Effect.sleep("1 second").pipe(Effect.zipRight(a.set("key", token)), Effect.as("a fetched"))
+      ))
+      yield* Effect.sleep("50 millis")
+      const [result, elapsed] = yield* elapsedOf(b.withFetchLock(
+        "key",
+        Effect.map(b.get("key"), Option.match({ onNone: () => "b fetched", onSome: (t) => `b adopted ${value(t)}` }))
+      ))
+      assert.strictEqual(result, `b adopted ${canaryMarker}-slow`)
+      assert.isTrue(elapsed >= 850, `waited ${elapsed} ms`)
+      assert.strictEqual(yield* Fiber.join(holder), "a fetched")
     }))
 
   it.scoped("a crashed holder's lock expires after lockTimeout and a waiter takes over", () =>

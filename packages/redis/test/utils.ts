@@ -1,8 +1,8 @@
+import { FakeAuthServer } from "@oauth-cc/testkit"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import { type RedisServer, startRedisServer } from "./fixtures/redisServer.js"
-import { startTokenServer, type TokenServer } from "./fixtures/tokenServer.js"
 
 /** A throwaway redis-server for the test's scope. */
 export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effect.acquireRelease(
@@ -10,10 +10,18 @@ export const redisServer: Effect.Effect<RedisServer, never, Scope.Scope> = Effec
   (server) => Effect.promise(server.stop)
 )
 
-export const tokenServer = (
-  options: Parameters<typeof startTokenServer>[0]
-): Effect.Effect<TokenServer, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.promise(() => startTokenServer(options)), (server) => Effect.promise(server.close))
+/** `@oauth-cc/testkit`'s fake authorization server on a loopback socket, closed with the scope. */
+export const authServer = (
+  options: FakeAuthServer.Options = {}
+): Effect.Effect<FakeAuthServer.Handle, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.promise(() => FakeAuthServer.start(options)), (server) => Effect.promise(server.close))
+
+/** The values of the tokens a server issued (for "not in Redis" checks). */
+export const issuedValues = (server: FakeAuthServer.Handle) =>
+  Effect.promise(async () => (await server.issued()).map((t) => Redacted.value(t.value)))
+
+/** Marks the tokens tests make themselves. */
+export const canaryMarker = "CANARY"
 
 export const encryptionKey = Redacted.make("test-encryption-key-0123456789abcdef")
 

@@ -6,6 +6,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -70,7 +71,8 @@ export const validate = (
       ["commandTimeout", options.commandTimeout],
       ["pollInterval", options.pollInterval],
       ["maxPollInterval", options.maxPollInterval],
-      ["connectTimeout", options.connectTimeout]
+      ["connectTimeout", options.connectTimeout],
+      ["maxWait", options.maxWait]
     ] as const
   ) {
     if (!isPositiveDuration(value)) return invalid(path, "must be a positive, finite duration")
@@ -91,6 +93,7 @@ interface Resolved {
   readonly pollIntervalMillis: number
   readonly maxPollIntervalMillis: number
   readonly connectTimeoutMillis: number
+  readonly maxWaitMillis: number
   readonly maxCachedKeys: number
 }
 
@@ -100,11 +103,12 @@ const resolve = (options: RedisTokenStore.Options): Resolved => {
   const pollIntervalMillis = millis(options.pollInterval, "25 millis")
   return {
     keyPrefix: options.keyPrefix ?? "oauth-cc:",
-    lockTimeoutMillis: Math.ceil(millis(options.lockTimeout, "15 seconds")),
+    lockTimeoutMillis: Math.ceil(millis(options.lockTimeout, "5 seconds")),
     commandTimeoutMillis: millis(options.commandTimeout, "500 millis"),
     pollIntervalMillis,
     maxPollIntervalMillis: Math.max(pollIntervalMillis, millis(options.maxPollInterval, "500 millis")),
     connectTimeoutMillis: millis(options.connectTimeout, "2 seconds"),
+    maxWaitMillis: millis(options.maxWait, "30 seconds"),
     maxCachedKeys: options.maxCachedKeys ?? 1000
   }
 }
@@ -124,6 +128,12 @@ if v and string.sub(v, 1, 3) == "v1." then
 end
 if redis.call("SET", KEYS[2], ARGV[2], "NX", "PX", ARGV[3]) then return {2, ""} end
 return {0, tostring(redis.call("PTTL", KEYS[2]))}
+`
+
+/** Extends the lock only if this process still holds it. */
+const renewScript = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) end
+return 0
 `
 
 /** Deletes a key only if it still holds the given value: releases a lock only by its owner. */
@@ -333,6 +343,15 @@ export const make = (
         )
       })
 
+    /** While `fetch` runs, the holder extends its lock every third of `lockTimeout`; if it dies, the lock expires. */
+    const keepLock = (lockKey: string, lockValue: string) =>
+      Effect.sleep(Duration.millis(resolved.lockTimeoutMillis / 3)).pipe(
+        Effect.zipRight(
+          command(() => client.eval(renewScript, 1, lockKey, lockValue, resolved.lockTimeoutMillis)).pipe(Effect.ignore)
+        ),
+        Effect.forever
+      )
+
     const release = (lockKey: string, lockValue: string) =>
       command(() => client.eval(compareAndDeleteScript, 1, lockKey, lockValue)).pipe(
         Effect.catchAll((error) => fallback("lock", error)),
@@ -343,8 +362,8 @@ export const make = (
      * Across the fleet, one `fetch` per key at a time. `fetch` (from `TokenProvider`) re-reads the store and
      * uses a token that is not due yet, so adopting a newer token into the local tier before running it is
      * enough to make it skip the request. A process that finds the lock held polls, with backoff, until a
-     * newer token appears or the lock is free (released, or expired after `lockTimeout`). Redis failing at
-     * any step: `fetch` runs here, unlocked. Waiting is bounded by twice the lock timeout.
+     * newer token appears or the lock is free (released, or expired `lockTimeout` after its holder died).
+     * Redis failing at any step: `fetch` runs here, unlocked. Waiting is bounded by `maxWait`.
      */
     const withFetchLock = <A, E, R>(key: string, fetch: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
       Effect.gen(function*() {
@@ -352,7 +371,7 @@ export const make = (
         const known = yield* local.get(key)
         const knownExpiresAt = Option.isSome(known) ? known.value.expiresAt : -1
         const start = yield* Clock.currentTimeMillis
-        const deadline = start + 2 * resolved.lockTimeoutMillis
+        const deadline = start + resolved.maxWaitMillis
         let interval = resolved.pollIntervalMillis
         while (true) {
           const result = yield* Effect.either(attempt(redisKey, lockKey, knownExpiresAt))
@@ -368,7 +387,11 @@ export const make = (
               return yield* fetch
             }
             case "Acquired": {
-              return yield* Effect.ensuring(fetch, release(lockKey, step.lockValue))
+              const keeper = yield* Effect.fork(keepLock(lockKey, step.lockValue))
+              return yield* Effect.ensuring(
+                fetch,
+                Effect.zipRight(Fiber.interrupt(keeper), release(lockKey, step.lockValue))
+              )
             }
             case "Unreadable": {
               // A value this process cannot open (another secret, tampering): fetch, and overwrite it.
