@@ -13,8 +13,13 @@ const bin = path.resolve(import.meta.dirname, "../bin/oauth-cc.mjs")
 const canary = "s3cr3t-CANARY-cli-7f3a"
 
 /** Runs the CLI as a child process, with only the given env beyond PATH and HOME. */
-const runCli = (args: ReadonlyArray<string>, env: Record<string, string> = {}, stdin?: string) =>
-  runProcess(process.execPath, [bin, ...args], { env, stdin }).pipe(Effect.tap((run) => {
+const runCli = (
+  args: ReadonlyArray<string>,
+  env: Record<string, string> = {},
+  stdin?: string,
+  interruptWhen?: (stderr: string) => boolean
+) =>
+  runProcess(process.execPath, [bin, ...args], { env, stdin, interruptWhen }).pipe(Effect.tap((run) => {
     // The canary secret never shows, whatever the outcome.
     assert.notInclude(run.stdout, canary)
     assert.notInclude(run.stderr, canary)
@@ -194,7 +199,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       assert.strictEqual(yield* server.unauthenticatedResourceRequests, 0)
     }))
 
-  it.scoped("request --fail exits 9 on an HTTP error; without it, 0", () =>
+  it.scoped("request --fail exits 9 on an HTTP error, without it 0; an unreachable resource exits 8", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
       const resource = yield* startServer({ handle: () => ({ status: 404, body: { error: "not_found" } }) })
@@ -205,6 +210,19 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       assert.strictEqual(strict.code, 9)
       assert.include(strict.stderr, "HTTP 404")
       assert.match(resource.seen[0]!.headers.authorization ?? "", /^Bearer /)
+      const closed = yield* Effect.scoped(Effect.map(startServer({ handle: () => ({}) }), (s) => s.url))
+      const unreachable = yield* runCli(["request", `${closed}/gone`], envOf(server))
+      assert.strictEqual(unreachable.code, 8)
+      assertOneLine(unreachable, "failed (Transport)")
+    }))
+
+  it.scoped("Ctrl-C while the token endpoint hangs: exit 130 at once", () =>
+    Effect.gen(function*() {
+      const server = yield* makeServer
+      yield* server.always(FakeResponse.hang())
+      const run = yield* runCli(["token", "-v"], envOf(server), undefined, (stderr) => stderr.includes("POST"))
+      assert.strictEqual(run.code, 130, run.stderr)
+      assert.strictEqual(run.stdout, "")
     }))
 
   it.scoped("request usage errors exit 2: bad URL, bad header, -d with --data-file", () =>
