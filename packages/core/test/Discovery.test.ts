@@ -238,10 +238,12 @@ describe("issuer options", () => {
       assert.strictEqual(Either.getOrThrow(ok).issuer, issuer)
       const both = yield* load({ OAUTH_ISSUER: issuer, OAUTH_TOKEN_URL: tokenUrl })
       assert.isTrue(Either.isLeft(both))
-      if (Either.isLeft(both)) assert.include(String(both.left), "exactly one of OAUTH_TOKEN_URL and OAUTH_ISSUER")
+      if (Either.isLeft(both)) assert.include(String(both.left), "exactly one of TOKEN_URL and ISSUER")
       const neither = yield* load({})
       assert.isTrue(Either.isLeft(neither))
-      if (Either.isLeft(neither)) assert.include(String(neither.left), "OAUTH_ISSUER")
+      if (Either.isLeft(neither)) {
+        assert.include(String(neither.left), "OAUTH.TOKEN_URL: \"Expected TOKEN_URL (the token endpoint) or ISSUER")
+      }
       const insecure = yield* load({ OAUTH_ISSUER: "http://auth.example.test" })
       assert.isTrue(Either.isLeft(insecure))
     }))

@@ -169,9 +169,27 @@ export const config = (
   prefix = "OAUTH",
   overrides: Partial<ClientCredentials.Options> = {}
 ): Config.Config<ClientCredentials.Options> => {
+  // The endpoint is one field, so that its error accumulates with the others' (all missing variables at once).
+  const endpoint = Config.all([optional(Config.string("TOKEN_URL")), optional(Config.string("ISSUER"))]).pipe(
+    Config.mapOrFail(([tokenUrl, issuer]) => {
+      // variables replace the endpoint given in overrides; they never mix with it
+      const chosen = tokenUrl !== undefined || issuer !== undefined
+        ? { tokenUrl, issuer }
+        : { tokenUrl: overrides.tokenUrl, issuer: overrides.issuer }
+      if (chosen.tokenUrl === undefined && chosen.issuer === undefined) {
+        return Either.left(ConfigError.MissingData(
+          ["TOKEN_URL"],
+          "Expected TOKEN_URL (the token endpoint) or ISSUER (to discover it) to exist"
+        ))
+      }
+      if (chosen.tokenUrl !== undefined && chosen.issuer !== undefined) {
+        return Either.left(ConfigError.InvalidData(["TOKEN_URL"], "set exactly one of TOKEN_URL and ISSUER"))
+      }
+      return Either.right(chosen)
+    })
+  )
   const fields = Config.all({
-    tokenUrl: optional(Config.string("TOKEN_URL")),
-    issuer: optional(Config.string("ISSUER")),
+    endpoint,
     clientId: Config.string("CLIENT_ID"),
     clientSecret: optional(Config.redacted("CLIENT_SECRET")) as Config.Config<Redacted.Redacted<string> | undefined>,
     scope: optionalList("SCOPE"),
@@ -185,28 +203,16 @@ export const config = (
       audience: optional(Config.string("CLIENT_ASSERTION_AUDIENCE"))
     })
   })
-  const name = (variable: string) => prefix === "" ? variable : `${prefix}_${variable}`
   return (prefix === "" ? fields : Config.nested(fields, prefix)).pipe(
-    Config.mapOrFail(({ clientAssertion, ...env }) => {
+    Config.mapOrFail(({ clientAssertion, endpoint, ...env }) => {
       const assertion = { ...overrides.clientAssertion, ...dropUndefined(clientAssertion) }
+      const { issuer: _issuer, tokenUrl: _tokenUrl, ...rest } = overrides
       const options = {
-        ...overrides,
+        ...rest,
+        ...dropUndefined(endpoint),
         ...dropUndefined(env),
         ...(Object.keys(assertion).length > 0 ? { clientAssertion: assertion } : {})
       } as ClientCredentials.Options
-      const fromEnv = env.tokenUrl !== undefined || env.issuer !== undefined
-      if (fromEnv && (options.tokenUrl === undefined) === (options.issuer === undefined)) {
-        return Either.left(ConfigError.InvalidData(
-          [name("TOKEN_URL")],
-          `set exactly one of ${name("TOKEN_URL")} and ${name("ISSUER")}`
-        ))
-      }
-      if (options.tokenUrl === undefined && options.issuer === undefined) {
-        return Either.left(ConfigError.MissingData(
-          [name("TOKEN_URL")],
-          `Expected ${name("TOKEN_URL")} (the token endpoint) or ${name("ISSUER")} (to discover it) to exist`
-        ))
-      }
       return Either.mapLeft(
         validate(options),
         (error) => prefix === "" ? error : ConfigError.prefixed(error, [prefix])
