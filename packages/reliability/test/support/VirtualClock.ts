@@ -47,8 +47,8 @@ export const make = (start = Date.UTC(2025, 0, 1)): VirtualClock => {
     [Clock.ClockTypeId]: Clock.ClockTypeId,
     unsafeCurrentTimeMillis: () => now,
     currentTimeMillis: Effect.sync(() => now),
-    unsafeCurrentTimeNanos: () => BigInt(now) * 1_000_000n,
-    currentTimeNanos: Effect.sync(() => BigInt(now) * 1_000_000n),
+    unsafeCurrentTimeNanos: () => BigInt(Math.round(now * 1000)) * 1000n,
+    currentTimeNanos: Effect.sync(() => BigInt(Math.round(now * 1000)) * 1000n),
     sleep: (duration) =>
       Effect.async<void>((resume) => {
         const millis = Duration.toMillis(duration)
