@@ -43,6 +43,15 @@ const assertOneLine = (run: Run, text: string) => {
   assert.notMatch(run.stderr, /\n\s+at /)
 }
 
+/** A temporary directory, removed with the scope. */
+const tempDir = Effect.acquireRelease(
+  Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "oauth-cc-"))),
+  (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
+)
+
+/** The URL of a loopback port nothing listens on any more. */
+const closedUrl = Effect.scoped(Effect.map(startServer({ handle: () => ({}) }), (server) => server.url))
+
 const issuedValues = (server: FakeAuthServer.Service) =>
   Effect.map(server.issued, (tokens) => tokens.map((t) => Redacted.value(t.value)))
 
@@ -86,10 +95,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
   it.scoped("--client-secret-file reads the secret from a file; a missing file is a usage error", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
-      const dir = yield* Effect.acquireRelease(
-        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "oauth-cc-"))),
-        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir
       const file = path.join(dir, "secret")
       yield* Effect.promise(() => fs.writeFile(file, `${canary}\n`, { mode: 0o600 }))
       const { OAUTH_CLIENT_SECRET: _, ...env } = envOf(server)
@@ -150,7 +156,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
 
   it.effect("an unreachable token endpoint: exit 6", () =>
     Effect.gen(function*() {
-      const closed = yield* Effect.scoped(Effect.map(startServer({ handle: () => ({}) }), (s) => s.url))
+      const closed = yield* closedUrl
       const run = yield* runCli(["token"], {
         OAUTH_TOKEN_URL: `${closed}/token`,
         OAUTH_CLIENT_ID: "cli-client",
@@ -210,7 +216,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       assert.strictEqual(strict.code, 9)
       assert.include(strict.stderr, "HTTP 404")
       assert.match(resource.seen[0]!.headers.authorization ?? "", /^Bearer /)
-      const closed = yield* Effect.scoped(Effect.map(startServer({ handle: () => ({}) }), (s) => s.url))
+      const closed = yield* closedUrl
       const unreachable = yield* runCli(["request", `${closed}/gone`], envOf(server))
       assert.strictEqual(unreachable.code, 8)
       assertOneLine(unreachable, "failed (Transport)")
@@ -251,10 +257,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
         tls: { ...pki.server, ca: pki.ca.cert, rejectUnauthorized: true },
         handle: (seen) => seen.clientCn === "client-mtls" ? tokenReply("mtls-token") : { status: 401, body: {} }
       })
-      const dir = yield* Effect.acquireRelease(
-        Effect.promise(() => fs.mkdtemp(path.join(os.tmpdir(), "oauth-cc-"))),
-        (dir) => Effect.promise(() => fs.rm(dir, { recursive: true, force: true }))
-      )
+      const dir = yield* tempDir
       const files = { cert: pki.client.cert, key: pki.client.key, ca: pki.ca.cert }
       for (const [name, pem] of Object.entries(files)) {
         yield* Effect.promise(() => fs.writeFile(path.join(dir, `${name}.pem`), pem, { mode: 0o600 }))
