@@ -57,6 +57,11 @@ export interface Options {
   readonly alg?: Algorithm | undefined
   /** The `kid` header, naming the key in the client's JWKS. Default: the JWK's `kid`, if any. */
   readonly kid?: string | undefined
+  /**
+   * More JOSE header parameters, such as Microsoft Entra ID's `x5t#S256` (the base64url SHA-256
+   * thumbprint of the certificate registered for the client). They cannot replace `alg`, `kid` or `typ`.
+   */
+  readonly header?: Readonly<Record<string, string>> | undefined
   /** How long an assertion is valid (`exp - iat`). Default: 60 seconds. */
   readonly lifetime?: Duration.DurationInput | undefined
   /**

@@ -6,6 +6,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
+import * as TestServices from "effect/TestServices"
 import { decodeProtectedHeader, type JWK, jwtVerify } from "jose"
 import { createPublicKey, generateKeyPairSync, type KeyObject } from "node:crypto"
 import { inspect } from "node:util"
@@ -40,6 +41,17 @@ const assertionOf = (seen: Seen) => {
     jwt: form.get("client_assertion")!
   }
 }
+
+/**
+ * Signing is real async work (WebCrypto), which TestClock does not wait for: wait (in real time,
+ * bounded) until the fetch is sleeping on the Clock before moving it.
+ */
+const untilSleeping = Effect.gen(function*() {
+  for (let i = 0; i < 2000 && (yield* TestClock.sleeps()).length === 0; i++) {
+    yield* TestServices.provideLive(Effect.sleep("5 millis"))
+  }
+  assert.isNotEmpty(yield* TestClock.sleeps(), "the fetch never slept")
+})
 
 const verify = (jwt: string, key: KeyObject | Uint8Array, audience = tokenUrl) =>
   Effect.promise(() =>
@@ -87,6 +99,7 @@ describe("private_key_jwt (RFC 7523 §2.2)", () => {
         (_, n) => n === 1 ? { status: 429, headers: { "retry-after": "7" } } : { body: tokenBody(n) }
       )
       const fiber = yield* Effect.fork(provider.get)
+      yield* untilSleeping
       yield* TestClock.adjust("7 seconds")
       yield* Fiber.join(fiber)
       yield* provider.refresh
@@ -137,6 +150,17 @@ describe("private_key_jwt (RFC 7523 §2.2)", () => {
         yield* verify(jwt, publicKey)
       }))
   }
+
+  it.scoped("header adds JOSE header parameters (Entra's x5t#S256) but cannot replace alg or kid", () =>
+    Effect.gen(function*() {
+      const { provider, seen } = yield* provide({
+        ...base,
+        clientAssertion: { key: Redacted.make(ecJwk), header: { "x5t#S256": "thumb", alg: "none", kid: "evil" } }
+      })
+      yield* provider.get
+      const { protectedHeader } = yield* verify(assertionOf(seen[0]!).jwt, ec.publicKey)
+      assert.deepStrictEqual(protectedHeader, { "x5t#S256": "thumb", alg: "ES256", kid: "ec-1" })
+    }))
 
   it.scoped("audience: token_endpoint, or a string of one's own", () =>
     Effect.gen(function*() {

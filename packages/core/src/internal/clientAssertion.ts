@@ -112,8 +112,11 @@ export interface Signer {
   readonly key: KeyObject | Uint8Array
   readonly alg: ClientAssertion.Algorithm | "HS256"
   readonly kid: string | undefined
+  readonly header: Readonly<Record<string, string>>
   readonly lifetimeSeconds: number
 }
+
+const reservedHeader = new Set(["alg", "kid", "typ", "crit", "b64"])
 
 /**
  * A client assertion (RFC 7523 §3, OIDC Core §9): `iss` = `sub` = the client id, `aud`, `iat` and
@@ -124,8 +127,9 @@ export interface Signer {
 export const sign = (signer: Signer, clientId: string, audience: string): Effect.Effect<string> =>
   Effect.flatMap(Clock.currentTimeMillis, (now) => {
     const iat = Math.floor(now / 1000)
+    const header = Object.fromEntries(Object.entries(signer.header).filter(([name]) => !reservedHeader.has(name)))
     const jwt = new SignJWT({ jti: randomUUID() })
-      .setProtectedHeader(signer.kid === undefined ? { alg: signer.alg } : { alg: signer.alg, kid: signer.kid })
+      .setProtectedHeader({ ...header, alg: signer.alg, ...(signer.kid === undefined ? {} : { kid: signer.kid }) })
       .setIssuer(clientId)
       .setSubject(clientId)
       .setAudience(audience)

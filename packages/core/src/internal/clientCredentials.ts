@@ -237,6 +237,7 @@ export interface Resolved {
     readonly key: KeyObject | undefined
     readonly alg: ClientAssertion.Algorithm | undefined
     readonly kid: string | undefined
+    readonly header: Readonly<Record<string, string>>
     readonly lifetimeSeconds: number
     readonly audience: string | undefined
   }
@@ -290,6 +291,7 @@ export const resolve = (options: ClientCredentials.Options): Resolved => {
       key: key?.key,
       alg: key?.alg,
       kid: assertion.kid ?? jwkMember(assertion.key, "kid"),
+      header: assertion.header ?? {},
       lifetimeSeconds: lifetimeSeconds(assertion.lifetime),
       audience: assertion.audience
     },

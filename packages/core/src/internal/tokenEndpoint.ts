@@ -84,12 +84,14 @@ const signerOf = (options: Resolved, method: "client_secret_jwt" | "private_key_
       key: options.assertion.key!,
       alg: options.assertion.alg!,
       kid: options.assertion.kid,
+      header: options.assertion.header,
       lifetimeSeconds: options.assertion.lifetimeSeconds
     }
     : {
       key: new TextEncoder().encode(Redacted.value(options.clientSecret!)),
       alg: "HS256",
       kid: undefined,
+      header: {},
       lifetimeSeconds: options.assertion.lifetimeSeconds
     }
 
