@@ -3,7 +3,9 @@
  * attributes, events and exits (a `Tracer`), and errors in every rendering. `Sink.scan` counts what it
  * looked at and every place a canary appears.
  */
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Tracer from "effect/Tracer"
@@ -88,8 +90,9 @@ export class Sink {
         links,
         sampled: true,
         kind,
+        // what an exporter records of the exit: the error of a failure (a success's value is not exported)
         end: (_endTime, exit) => {
-          record.exit = exit
+          record.exit = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
         },
         attribute: (key, value) => void record.attributes.set(key, value),
         event: (eventName, _time, attributes) => void record.events.push([eventName, attributes]),
