@@ -74,7 +74,7 @@ export const start: Effect.Effect<NodeOauthServer, never, Scope.Scope> = Effect.
       const url = new URL(req.url ?? "/", "http://127.0.0.1")
       const raw = await readBody(req)
       if (url.pathname === "/token" && req.method === "POST") {
-        const fault = arrived()
+        const fault = arrived(req.headers.authorization)
         if (fault !== undefined) {
           res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers })
           return res.end(JSON.stringify(fault.body ?? {}))

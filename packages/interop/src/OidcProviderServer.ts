@@ -127,7 +127,9 @@ export const start: Effect.Effect<OidcProviderServer, never, Scope.Scope> = Effe
     )
     provider.on("grant.success", (ctx: any) => granted(ctx.oidc.client.clientId))
     provider.use(async (ctx: any, next: () => Promise<void>) => {
-      const fault = ctx.method === "POST" && ctx.path === "/token" ? arrived() : undefined
+      const fault = ctx.method === "POST" && ctx.path === "/token"
+        ? arrived(ctx.get("authorization") || undefined)
+        : undefined
       if (fault === undefined) return next()
       ctx.status = fault.status
       for (const [name, value] of Object.entries(fault.headers ?? {})) ctx.set(name, value)

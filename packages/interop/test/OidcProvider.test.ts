@@ -105,6 +105,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
       }, (p) => p.get)
       assert.strictEqual(decodeJwt(Redacted.value(result.value)).client_id, clients.rs256.id)
       assert.strictEqual(grants, 1)
+      assert.strictEqual(server.lastCredentials(), "form") // the assertion, chosen over the advertised basic
     }))
 
   it.scoped("client_secret_jwt (HS256)", () =>
@@ -127,6 +128,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
         clientSecret: secret(clients.basic.secret)
       }, (p) => p.get)
       assert.deepStrictEqual([requests, grants], [1, 1])
+      assert.strictEqual(server.lastCredentials(), "basic")
     }))
 
   it.scoped("an issuer that differs from the server's (a trailing /) → TokenDiscoveryFailed(IssuerMismatch)", () =>
