@@ -73,7 +73,8 @@ export const discover = (
   Effect.flatMap(
     Effect.all([
       HttpClient.HttpClient,
-      // invalid options given in code are a defect, as with TokenProvider.make
+      // only the issuer and the transport options matter here: the client part is a placeholder that
+      // needs no credentials. Invalid options given in code are a defect, as with TokenProvider.make.
       Effect.sync(() => resolve({ ...options, issuer, clientId: "discovery", authMethod: "tls_client_auth" }))
     ]),
     ([client, resolved]) => internal.discover(client, issuer, resolved)

@@ -73,7 +73,7 @@ export const defaultAuthMethod = (options: ClientCredentials.Options): ClientCre
     ? "private_key_jwt"
     : "client_secret_basic")
 
-/** The private key, its algorithm and kid, or why they do not work. @internal */
+/** The private key and its algorithm, or why they do not work. @internal */
 export const assertionKey = (
   assertion: ClientAssertion.Options
 ): Either.Either<{ readonly key: KeyObject; readonly alg: ClientAssertion.Algorithm }, ConfigError.ConfigError> => {
