@@ -15,8 +15,8 @@ import * as internal from "./internal/nodeLayers.js"
 import type * as NodeTransport from "./NodeTransport.js"
 
 /**
- * The grant's options and the connection's. With `tls` holding a client certificate and neither
- * `clientSecret` nor `authMethod` set, `authMethod` is `"tls_client_auth"` (RFC 8705 §2.1: the client
+ * The grant's options and the connection's. With `tls` holding a client certificate and none of
+ * `clientSecret`, `clientAssertion.key` and `authMethod` set, `authMethod` is `"tls_client_auth"` (RFC 8705 §2.1: the client
  * id goes in the form, no secret is sent).
  *
  * @see https://www.rfc-editor.org/rfc/rfc8705#section-2.1

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { FakeAuthServer, FakeResponse } from "@oauth-cc/testkit"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { generateKeyPairSync } from "node:crypto"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -120,12 +121,15 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
     Effect.gen(function*() {
       const run = yield* runCli(["token"], { OAUTH_CLIENT_SECRET: canary })
       assert.strictEqual(run.code, 2)
-      assertOneLine(run, "missing OAUTH_TOKEN_URL (--token-url); missing OAUTH_CLIENT_ID (--client-id)")
+      assertOneLine(
+        run,
+        "missing OAUTH_TOKEN_URL (--token-url, or OAUTH_ISSUER / --issuer); missing OAUTH_CLIENT_ID (--client-id)"
+      )
       const insecure = yield* runCli(["token", "--token-url", "http://auth.example.com/token", "--client-id", "x"], {
         OAUTH_CLIENT_SECRET: canary
       })
       assert.strictEqual(insecure.code, 2)
-      assertOneLine(insecure, "invalid OAUTH_TOKEN_URL (--token-url): must use https")
+      assertOneLine(insecure, "invalid OAUTH_TOKEN_URL (--token-url, or OAUTH_ISSUER / --issuer): must use https")
     }))
 
   it.scoped("a rejected client: exit 3, one line with the RFC error code", () =>
@@ -294,5 +298,31 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       ])
       assert.strictEqual(without.code, 2)
       assertOneLine(without, "tls_client_auth needs a client certificate")
+    }))
+
+  it.scoped("--issuer discovers the token endpoint; --client-assertion-key-file signs private_key_jwt", () =>
+    Effect.gen(function*() {
+      const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
+      const server = yield* FakeAuthServer.make({
+        clients: [{ id: "jwt-client", secret: canary, authMethods: ["private_key_jwt"], publicKey }]
+      })
+      const dir = yield* tempDir
+      const keyFile = path.join(dir, "key.pem")
+      yield* Effect.promise(() =>
+        fs.writeFile(keyFile, privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 })
+      )
+      const run = yield* runCli([
+        "token",
+        "--issuer",
+        server.issuer,
+        "--client-id",
+        "jwt-client",
+        "--client-assertion-key-file",
+        keyFile
+      ])
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.deepStrictEqual([run.stdout], (yield* issuedValues(server)).map((v) => `${v}\n`))
+      const [request] = yield* server.tokenRequests
+      assert.strictEqual(request!.clientAuthMethod, "private_key_jwt")
     }))
 })

@@ -70,6 +70,10 @@ const optionalText = (name: string, description: string) =>
 
 const settings = {
   tokenUrl: optionalText("token-url", "The token endpoint (env: OAUTH_TOKEN_URL)."),
+  issuer: optionalText(
+    "issuer",
+    "Discover the token endpoint from this issuer's metadata instead (env: OAUTH_ISSUER)."
+  ),
   clientId: optionalText("client-id", "The client id (env: OAUTH_CLIENT_ID)."),
   clientSecretFile: optionalText(
     "client-secret-file",
@@ -81,6 +85,14 @@ const settings = {
   scope: optionalText("scope", "Space-separated scopes (env: OAUTH_SCOPE)."),
   audience: optionalText("audience", "The audience parameter (env: OAUTH_AUDIENCE)."),
   resource: optionalText("resource", "Space-separated RFC 8707 resource indicators (env: OAUTH_RESOURCE)."),
+  clientAssertionKeyFile: optionalText(
+    "client-assertion-key-file",
+    "private_key_jwt: the private key, PEM or JWK JSON (else env OAUTH_CLIENT_ASSERTION_KEY)."
+  ),
+  clientAssertionKid: optionalText(
+    "client-assertion-kid",
+    "private_key_jwt: the kid header (env: OAUTH_CLIENT_ASSERTION_KID)."
+  ),
   authMethod: Options.choice("auth-method", ClientCredentials.authMethods).pipe(
     Options.withDescription("How the client authenticates (env: OAUTH_AUTH_METHOD). Default: client_secret_basic."),
     Options.optional
@@ -165,12 +177,19 @@ const secretOf = (s: Settings): Effect.Effect<Option.Option<string>, CliError> =
 }
 
 /** Flags win over `OAUTH_*` env vars: a map provider in front of the env provider. */
-const providerOf = (s: Settings, secret: Option.Option<string>): ConfigProvider.ConfigProvider => {
+const providerOf = (
+  s: Settings,
+  secret: Option.Option<string>,
+  assertionKey: Option.Option<string>
+): ConfigProvider.ConfigProvider => {
   const flags = new Map<string, string>()
   const put = (name: string, value: Option.Option<string>) => {
     if (Option.isSome(value)) flags.set(`OAUTH_${name}`, value.value)
   }
   put("TOKEN_URL", s.tokenUrl)
+  put("ISSUER", s.issuer)
+  put("CLIENT_ASSERTION_KEY", assertionKey)
+  put("CLIENT_ASSERTION_KID", s.clientAssertionKid)
   put("CLIENT_ID", s.clientId)
   put("CLIENT_SECRET", secret)
   put("SCOPE", s.scope)
@@ -198,7 +217,10 @@ const tlsOf = (s: Settings): Effect.Effect<NodeTransport.TlsOptions | undefined,
   })
 
 const flagOf: Record<string, string> = {
-  TOKEN_URL: "--token-url",
+  TOKEN_URL: "--token-url, or OAUTH_ISSUER / --issuer",
+  ISSUER: "--issuer",
+  CLIENT_ASSERTION_KEY: "--client-assertion-key-file",
+  CLIENT_ASSERTION_KID: "--client-assertion-kid",
   CLIENT_ID: "--client-id",
   CLIENT_SECRET: "--client-secret-file / --client-secret-stdin",
   SCOPE: "--scope",
@@ -218,7 +240,8 @@ const variableOf = (path: ReadonlyArray<string>): string => {
 
 /** A ConfigError as one line: which variable is missing or invalid, and the flag that sets it. @internal */
 export const formatConfigError = (error: ConfigError.ConfigError): string => {
-  const lines: Array<string> = []
+  const missing: Array<string> = []
+  const invalid = new Map<string, string>()
   const walk = (e: ConfigError.ConfigError): void => {
     switch (e._op) {
       case "And":
@@ -227,19 +250,22 @@ export const formatConfigError = (error: ConfigError.ConfigError): string => {
         walk(e.right)
         return
       case "MissingData":
-        lines.push(`missing ${variableOf(e.path)}`)
+        missing.push(variableOf(e.path))
         return
       case "InvalidData":
-        lines.push(`invalid ${variableOf(e.path)}: ${e.message.replace(/^Expected [^ ]+ to be /, "expected ")}`)
-        return
       case "SourceUnavailable":
       case "Unsupported":
-        lines.push(`${variableOf(e.path)}: ${e.message}`)
+        invalid.set(variableOf(e.path), e.message)
         return
     }
   }
   walk(error)
-  return `configuration: ${Array.from(new Set(lines)).join("; ")}`
+  // An optional variable that is set but invalid also reports itself as missing (the `Or` of `Config.option`).
+  const lines = [
+    ...Array.from(new Set(missing)).filter((name) => !invalid.has(name)).map((name) => `missing ${name}`),
+    ...Array.from(invalid, ([name, message]) => `invalid ${name}: ${message}`)
+  ]
+  return `configuration: ${lines.join("; ")}`
 }
 
 // -----------------------------------------------------------------------------
@@ -289,7 +315,13 @@ interface Session {
 const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
     const secret = yield* secretOf(s)
-    const credentials = yield* Effect.withConfigProvider(ClientCredentials.config(), providerOf(s, secret))
+    const assertionKey = Option.isSome(s.clientAssertionKeyFile)
+      ? Option.some(yield* readText(s.clientAssertionKeyFile.value, "--client-assertion-key-file"))
+      : Option.none()
+    const credentials = yield* Effect.withConfigProvider(
+      ClientCredentials.config(),
+      providerOf(s, secret, assertionKey)
+    )
     const tls = yield* tlsOf(s)
     const [grant, transport] = yield* split({ ...credentials, ...(tls === undefined ? {} : { tls }) })
     const client = NodeHttpClient.makeUndici(yield* makeDispatcher(transport))

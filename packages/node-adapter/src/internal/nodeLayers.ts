@@ -16,7 +16,7 @@ import { makeDispatcher } from "./nodeTransport.js"
 
 /**
  * Splits the Node layers' options into the grant's and the transport's. A client certificate without
- * a secret or method selects `tls_client_auth`; `tls_client_auth` without a certificate is an error.
+ * a secret, an assertion key or a method selects `tls_client_auth`; `tls_client_auth` without a certificate is an error.
  *
  * @internal
  */
@@ -26,7 +26,8 @@ export const split = (
   const { keepAlive, proxy, tls, ...grant } = options
   const hasCert = tls?.cert !== undefined && tls.key !== undefined
   const credentials: ClientCredentials.Options =
-    grant.authMethod === undefined && grant.clientSecret === undefined && hasCert
+    grant.authMethod === undefined && grant.clientSecret === undefined && grant.clientAssertion?.key === undefined &&
+      hasCert
       ? { ...grant, authMethod: "tls_client_auth" }
       : grant
   if (credentials.authMethod === "tls_client_auth" && !hasCert) {
