@@ -1,39 +1,17 @@
-import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, layer } from "@effect/vitest"
 import * as AuthorizedHttpClient from "@oauth-cc/core/AuthorizedHttpClient"
-import type * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
-import * as TokenProvider from "@oauth-cc/core/TokenProvider"
 import { NodeTransport } from "@oauth-cc/node-adapter"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
-import { afterAll, afterEach } from "vitest"
 import { clients, Server } from "../src/NodeOauthServer.js"
 import * as NodeOauthServer from "../src/NodeOauthServer.js"
+import { against, summary } from "./utils.js"
 
 const Env = Layer.mergeAll(NodeOauthServer.layer, NodeTransport.layer({ proxy: false }).pipe(Layer.orDie))
 
-let cases = 0
-afterEach((context) => void (context.task.result?.errors?.length ? undefined : cases++))
-afterAll(() => console.log(`interop: ${cases} cases passed against @node-oauth/oauth2-server 5.3.0`))
-
-/** A provider against the server, and the figures the server itself counts while `use` runs. */
-const against = <A, E>(
-  options: Omit<ClientCredentials.Options, "tokenUrl" | "issuer"> & { readonly issuer?: string },
-  use: (provider: TokenProvider.Service, client: HttpClient.HttpClient) => Effect.Effect<A, E>
-) =>
-  Effect.gen(function*() {
-    const server = yield* Server
-    const client = yield* HttpClient.HttpClient
-    const provider = yield* TokenProvider.make({
-      ...(options.issuer === undefined ? { tokenUrl: server.tokenUrl } : {}),
-      ...options
-    }).pipe(Effect.provideService(HttpClient.HttpClient, client))
-    const [grants, requests] = [server.grants(), server.tokenRequests()]
-    const result = yield* use(provider, client)
-    return { result, grants: server.grants() - grants, requests: server.tokenRequests() - requests }
-  })
+summary("@node-oauth/oauth2-server 5.3.0")
 
 const basic = { clientId: clients.basic.id, clientSecret: Redacted.make(clients.basic.secret) } as const
 const scopeOf = (token: { readonly scope: ReadonlyArray<string> }) => token.scope.join(" ")
@@ -41,7 +19,7 @@ const scopeOf = (token: { readonly scope: ReadonlyArray<string> }) => token.scop
 layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("@node-oauth/oauth2-server 5.3.0", (it) => {
   it.scoped("client_secret_basic: a token with the granted scope echoed", () =>
     Effect.gen(function*() {
-      const { grants, result } = yield* against({ ...basic, scope: "api:read" }, (p) => p.get)
+      const { grants, result } = yield* against(yield* Server, { ...basic, scope: "api:read" }, (p) => p.get)
       assert.strictEqual(scopeOf(result), "api:read")
       assert.strictEqual(result.expiresAt - result.issuedAt, 300_000)
       assert.strictEqual(grants, 1)
@@ -49,32 +27,34 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("@node-oauth/oa
 
   it.scoped("client_secret_post: both scopes granted", () =>
     Effect.gen(function*() {
-      const { result } = yield* against(
-        { ...basic, authMethod: "client_secret_post", scope: "api:write api:read" },
-        (p) => p.get
-      )
+      const { result } = yield* against(yield* Server, {
+        ...basic,
+        authMethod: "client_secret_post",
+        scope: "api:write api:read"
+      }, (p) => p.get)
       assert.strictEqual(scopeOf(result), "api:read api:write")
     }))
 
   it.scoped("the model's default scope is reported when none is requested", () =>
     Effect.gen(function*() {
-      const { result } = yield* against(basic, (p) => p.get)
+      const { result } = yield* against(yield* Server, basic, (p) => p.get)
       assert.strictEqual(scopeOf(result), "api:read")
     }))
 
   it.scoped("a forbidden scope (admin) → TokenRequestRejected(invalid_scope)", () =>
     Effect.gen(function*() {
-      const { result } = yield* against({ ...basic, scope: "admin" }, (p) => Effect.flip(p.get))
+      const { result } = yield* against(yield* Server, { ...basic, scope: "admin" }, (p) => Effect.flip(p.get))
       assert.strictEqual(result._tag === "TokenRequestRejected" && result.error, "invalid_scope")
     }))
 
   for (const [authMethod, status] of [["client_secret_basic", 401], ["client_secret_post", 400]] as const) {
     it.scoped(`a wrong secret (${authMethod}) → invalid_client (HTTP ${status}) after exactly one request`, () =>
       Effect.gen(function*() {
-        const { grants, requests, result } = yield* against(
-          { ...basic, clientSecret: Redacted.make("wrong"), authMethod },
-          (p) => Effect.flip(p.get)
-        )
+        const { grants, requests, result } = yield* against(yield* Server, {
+          ...basic,
+          clientSecret: Redacted.make("wrong"),
+          authMethod
+        }, (p) => Effect.flip(p.get))
         assert.strictEqual(result._tag === "TokenRequestRejected" && result.error, "invalid_client")
         assert.strictEqual(result._tag === "TokenRequestRejected" && result.status, status)
         assert.deepStrictEqual([requests, grants], [1, 0])
@@ -84,11 +64,11 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("@node-oauth/oa
   it.scoped("a secret with % + : & = / @ works with basicEncoding raw, not form (this server does not decode)", () =>
     Effect.gen(function*() {
       const options = { clientId: clients.special.id, clientSecret: Redacted.make(clients.special.secret) }
-      const { grants } = yield* against({ ...options, basicEncoding: "raw" }, (p) => p.get)
+      const { grants } = yield* against(yield* Server, { ...options, basicEncoding: "raw" }, (p) => p.get)
       assert.strictEqual(grants, 1)
-      const { result } = yield* against(options, (p) => Effect.flip(p.get))
+      const { result } = yield* against(yield* Server, options, (p) => Effect.flip(p.get))
       assert.strictEqual(result._tag === "TokenRequestRejected" && result.error, "invalid_client")
-      const post = yield* against({ ...options, authMethod: "client_secret_post" }, (p) => p.get)
+      const post = yield* against(yield* Server, { ...options, authMethod: "client_secret_post" }, (p) => p.get)
       assert.strictEqual(post.grants, 1)
     }))
 
@@ -96,6 +76,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("@node-oauth/oa
     Effect.gen(function*() {
       const server = yield* Server
       const { grants, result } = yield* against(
+        yield* Server,
         { ...basic, scope: "api:read" },
         (provider, client) =>
           Effect.gen(function*() {
@@ -116,17 +97,22 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("@node-oauth/oa
   it.scoped("discovery against a server without metadata → TokenDiscoveryFailed(NotFound)", () =>
     Effect.gen(function*() {
       const server = yield* Server
-      const { requests, result } = yield* against({ ...basic, issuer: server.base }, (p) => Effect.flip(p.get))
+      const { requests, result } = yield* against(
+        yield* Server,
+        { ...basic, issuer: server.base },
+        (p) => Effect.flip(p.get)
+      )
       assert.strictEqual(result._tag === "TokenDiscoveryFailed" && result.reason, "NotFound")
       assert.strictEqual(requests, 0)
     }))
 
   it.scoped("50 concurrent get → one grant at the server", () =>
     Effect.gen(function*() {
-      const { grants, requests, result } = yield* against(
-        basic,
-        (p) => Effect.all(Array.from({ length: 50 }, () => p.get), { concurrency: "unbounded" })
-      )
+      const { grants, requests, result } = yield* against(yield* Server, basic, (p) =>
+        Effect.all(
+          Array.from({ length: 50 }, () => p.get),
+          { concurrency: "unbounded" }
+        ))
       assert.strictEqual(new Set(result.map((t) => Redacted.value(t.value))).size, 1)
       assert.deepStrictEqual([requests, grants], [1, 1])
     }))
@@ -136,7 +122,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("@node-oauth/oa
       const server = yield* Server
       server.inject([{ status: 429, headers: { "retry-after": "1" } }])
       const start = Date.now()
-      const { grants, requests } = yield* against(basic, (p) => p.get)
+      const { grants, requests } = yield* against(server, basic, (p) => p.get)
       assert.isAtLeast(Date.now() - start, 1000)
       assert.deepStrictEqual([requests, grants], [2, 1])
     }))

@@ -1,38 +1,16 @@
-import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, layer } from "@effect/vitest"
-import type * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
-import * as TokenProvider from "@oauth-cc/core/TokenProvider"
 import { NodeTransport } from "@oauth-cc/node-adapter"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from "jose"
-import { afterAll, afterEach } from "vitest"
 import { api, clients, Server } from "../src/OidcProviderServer.js"
 import * as OidcProviderServer from "../src/OidcProviderServer.js"
+import { against, summary } from "./utils.js"
 
 const Env = Layer.mergeAll(OidcProviderServer.layer, NodeTransport.layer({ proxy: false }).pipe(Layer.orDie))
 
-let cases = 0
-afterEach((context) => void (context.task.result?.errors?.length ? undefined : cases++))
-afterAll(() => console.log(`interop: ${cases} cases passed against oidc-provider 9.13.3`))
-
-/** A provider against the server, and the figures the server itself counts while `use` runs. */
-const against = <A, E>(
-  options: Omit<ClientCredentials.Options, "tokenUrl" | "issuer"> & { readonly issuer?: string },
-  use: (provider: TokenProvider.Service) => Effect.Effect<A, E>
-) =>
-  Effect.gen(function*() {
-    const server = yield* Server
-    const client = yield* HttpClient.HttpClient
-    const provider = yield* TokenProvider.make({
-      ...(options.issuer === undefined ? { tokenUrl: server.tokenUrl } : {}),
-      ...options
-    }).pipe(Effect.provideService(HttpClient.HttpClient, client))
-    const [grants, requests] = [server.grants(), server.tokenRequests()]
-    const result = yield* use(provider)
-    return { result, grants: server.grants() - grants, requests: server.tokenRequests() - requests }
-  })
+summary("oidc-provider 9.13.3")
 
 const secret = (value: string) => Redacted.make(value)
 const scopeOf = (token: { readonly scope: ReadonlyArray<string> }) => token.scope.join(" ")
@@ -40,10 +18,11 @@ const scopeOf = (token: { readonly scope: ReadonlyArray<string> }) => token.scop
 layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 9.13.3", (it) => {
   it.scoped("client_secret_basic: a token with the granted scope echoed", () =>
     Effect.gen(function*() {
-      const { grants, result } = yield* against(
-        { clientId: clients.basic.id, clientSecret: secret(clients.basic.secret), scope: "api:read" },
-        (p) => p.get
-      )
+      const { grants, result } = yield* against(yield* Server, {
+        clientId: clients.basic.id,
+        clientSecret: secret(clients.basic.secret),
+        scope: "api:read"
+      }, (p) => p.get)
       assert.strictEqual(scopeOf(result), "api:read")
       assert.strictEqual(result.expiresAt - result.issuedAt, 300_000)
       assert.strictEqual(grants, 1)
@@ -51,7 +30,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
 
   it.scoped("client_secret_post: both scopes granted", () =>
     Effect.gen(function*() {
-      const { result } = yield* against({
+      const { result } = yield* against(yield* Server, {
         clientId: clients.post.id,
         clientSecret: secret(clients.post.secret),
         authMethod: "client_secret_post",
@@ -63,10 +42,11 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
   it.scoped("the JWT access token verifies against the server's JWKS (typ at+jwt, aud, exp; RFC 9068)", () =>
     Effect.gen(function*() {
       const server = yield* Server
-      const { result } = yield* against(
-        { clientId: clients.basic.id, clientSecret: secret(clients.basic.secret), scope: "api:read" },
-        (p) => p.get
-      )
+      const { result } = yield* against(server, {
+        clientId: clients.basic.id,
+        clientSecret: secret(clients.basic.secret),
+        scope: "api:read"
+      }, (p) => p.get)
       const { payload, protectedHeader } = yield* Effect.promise(() =>
         jwtVerify(Redacted.value(result.value), createRemoteJWKSet(new URL(server.jwksUri)), {
           issuer: server.issuer,
@@ -82,7 +62,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
 
   it.scoped("private_key_jwt with ES256 (aud = token endpoint); each request signs a new jti", () =>
     Effect.gen(function*() {
-      const { grants, requests, result } = yield* against({
+      const { grants, requests, result } = yield* against(yield* Server, {
         clientId: clients.es256.id,
         clientAssertion: { key: clients.es256.key.privateKey, kid: clients.es256.key.kid },
         scope: "api:write"
@@ -97,7 +77,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
     Effect.gen(function*() {
       const server = yield* Server
       const pem = clients.rs256.key.privateKey.export({ format: "pem", type: "pkcs8" }) as string
-      const { grants, result } = yield* against({
+      const { grants, result } = yield* against(server, {
         issuer: server.issuer,
         clientId: clients.rs256.id,
         clientAssertion: { key: Redacted.make(pem), kid: clients.rs256.key.kid },
@@ -110,7 +90,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
 
   it.scoped("client_secret_jwt (HS256)", () =>
     Effect.gen(function*() {
-      const { grants } = yield* against({
+      const { grants } = yield* against(yield* Server, {
         clientId: clients.secretJwt.id,
         clientSecret: secret(clients.secretJwt.secret),
         authMethod: "client_secret_jwt",
@@ -122,7 +102,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
   it.scoped("discovery from the issuer picks the token endpoint and client_secret_basic", () =>
     Effect.gen(function*() {
       const server = yield* Server
-      const { grants, requests } = yield* against({
+      const { grants, requests } = yield* against(server, {
         issuer: server.issuer,
         clientId: clients.basic.id,
         clientSecret: secret(clients.basic.secret)
@@ -134,7 +114,7 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
   it.scoped("an issuer that differs from the server's (a trailing /) → TokenDiscoveryFailed(IssuerMismatch)", () =>
     Effect.gen(function*() {
       const server = yield* Server
-      const { requests, result } = yield* against({
+      const { requests, result } = yield* against(server, {
         issuer: `${server.issuer}/`,
         clientId: clients.basic.id,
         clientSecret: secret(clients.basic.secret)
@@ -146,17 +126,18 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
 
   it.scoped("a forbidden scope (admin) → TokenRequestRejected(invalid_scope)", () =>
     Effect.gen(function*() {
-      const { result } = yield* against(
-        { clientId: clients.basic.id, clientSecret: secret(clients.basic.secret), scope: "admin" },
-        (p) => Effect.flip(p.get)
-      )
+      const { result } = yield* against(yield* Server, {
+        clientId: clients.basic.id,
+        clientSecret: secret(clients.basic.secret),
+        scope: "admin"
+      }, (p) => Effect.flip(p.get))
       assert.strictEqual(result._tag, "TokenRequestRejected")
       assert.strictEqual(result._tag === "TokenRequestRejected" && result.error, "invalid_scope")
     }))
 
   it.scoped("an unknown resource → TokenRequestRejected(invalid_target) (RFC 8707)", () =>
     Effect.gen(function*() {
-      const { result } = yield* against({
+      const { result } = yield* against(yield* Server, {
         clientId: clients.basic.id,
         clientSecret: secret(clients.basic.secret),
         resource: "https://other.example.test"
@@ -167,10 +148,11 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
   for (const authMethod of ["client_secret_basic", "client_secret_post"] as const) {
     it.scoped(`a wrong secret (${authMethod}) → invalid_client after exactly one request`, () =>
       Effect.gen(function*() {
-        const { grants, requests, result } = yield* against(
-          { clientId: clients.basic.id, clientSecret: secret("wrong"), authMethod },
-          (p) => Effect.flip(p.get)
-        )
+        const { grants, requests, result } = yield* against(yield* Server, {
+          clientId: clients.basic.id,
+          clientSecret: secret("wrong"),
+          authMethod
+        }, (p) => Effect.flip(p.get))
         assert.strictEqual(result._tag === "TokenRequestRejected" && result.error, "invalid_client")
         assert.strictEqual(result._tag === "TokenRequestRejected" && result.status, 401)
         assert.deepStrictEqual([requests, grants], [1, 0])
@@ -180,18 +162,18 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
   it.scoped("a secret with % + : & = / @ works with basicEncoding form (the default), not raw", () =>
     Effect.gen(function*() {
       const options = { clientId: clients.special.id, clientSecret: secret(clients.special.secret) }
-      const { grants } = yield* against(options, (p) => p.get)
+      const { grants } = yield* against(yield* Server, options, (p) => p.get)
       assert.strictEqual(grants, 1)
-      const { result } = yield* against({ ...options, basicEncoding: "raw" }, (p) => Effect.flip(p.get))
+      const { result } = yield* against(yield* Server, { ...options, basicEncoding: "raw" }, (p) => Effect.flip(p.get))
       assert.strictEqual(result._tag === "TokenRequestRejected" && result.error, "invalid_request")
     }))
 
   it.scoped("50 concurrent get → one grant at the server", () =>
     Effect.gen(function*() {
-      const { grants, requests, result } = yield* against(
-        { clientId: clients.basic.id, clientSecret: secret(clients.basic.secret) },
-        (p) => Effect.all(Array.from({ length: 50 }, () => p.get), { concurrency: "unbounded" })
-      )
+      const { grants, requests, result } = yield* against(yield* Server, {
+        clientId: clients.basic.id,
+        clientSecret: secret(clients.basic.secret)
+      }, (p) => Effect.all(Array.from({ length: 50 }, () => p.get), { concurrency: "unbounded" }))
       assert.strictEqual(new Set(result.map((t) => Redacted.value(t.value))).size, 1)
       assert.deepStrictEqual([requests, grants], [1, 1])
     }))
@@ -201,10 +183,10 @@ layer(Env, { excludeTestServices: true, timeout: "30 seconds" })("oidc-provider 
       const server = yield* Server
       server.inject([{ status: 429, headers: { "retry-after": "1" }, body: { error: "slow_down" } }])
       const start = Date.now()
-      const { grants, requests } = yield* against(
-        { clientId: clients.basic.id, clientSecret: secret(clients.basic.secret) },
-        (p) => p.get
-      )
+      const { grants, requests } = yield* against(server, {
+        clientId: clients.basic.id,
+        clientSecret: secret(clients.basic.secret)
+      }, (p) => p.get)
       assert.isAtLeast(Date.now() - start, 1000)
       assert.deepStrictEqual([requests, grants], [2, 1])
     }))
