@@ -150,7 +150,10 @@ describe("secret canary", () => {
         // (the base64 Basic credentials are the BUG case below)
         for (const form of secretForms(canarySecret).filter((f) => !/^[A-Za-z0-9+/]+=*$/.test(f))) {
           yield* server.enqueue(
-            FakeResponse.oauthError(`bad_${form}`, { description: `got secret ${form}`, uri: `https://x.test/?s=${form}` })
+            FakeResponse.oauthError(`bad_${form}`, {
+              description: `got secret ${form}`,
+              uri: `https://x.test/?s=${form}`
+            })
           )
           const fiber = yield* Effect.fork(Effect.either(capture("echo", provider.get)))
           yield* TestClock.adjust("1 second")
@@ -175,7 +178,10 @@ describe("secret canary", () => {
         const token = yield* cli(["token", "-v"], env)
         assert.strictEqual(token.code, 0, token.stderr)
         record("token", token)
-        sink.text("cli token stdout (the token is its output; the secret must not be)", token.stdout.replace(/\S+/g, (w) => w === token.stdout.trim() ? "<token>" : w))
+        sink.text(
+          "cli token stdout (the token is its output; the secret must not be)",
+          token.stdout.replace(/\S+/g, (w) => w === token.stdout.trim() ? "<token>" : w)
+        )
 
         const request = yield* cli(["request", "-v", "-i", `${server.resourceUrl}/cli`], env)
         assert.strictEqual(request.code, 0, request.stderr)

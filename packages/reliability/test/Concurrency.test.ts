@@ -54,33 +54,46 @@ describe("concurrency", () => {
       assert.strictEqual(new Set(tokens.map(value)).size, 1)
     }))
 
-  it.scopedLive("1,000 concurrent getFor over 50 parameter sets: each caller gets its own scope and aud", () =>
-    Effect.gen(function*() {
-      const server = yield* FakeAuthServer.make({ ...serverOptions, tokenFormat: "jwt", clients: [{ ...serverOptions.clients![0]!, scopes: undefined }] })
-      // 50 JWTs signed at once can take more than the matrix's 1 s per attempt on a busy machine
-      const provider = yield* TokenProvider.make({ ...baseOptions(server.tokenUrl, "socket"), requestTimeout: "20 seconds" })
-        .pipe(Effect.provideService(HttpClient.HttpClient, yield* socketClient("undici")))
-      const sets = Array.from({ length: 50 }, (_, i) => ({
-        scope: [`read:${i % 10}`, `write:${i % 7}`, ...(i % 3 === 0 ? ["admin"] : [])],
-        audience: `https://api-${i}.example.test`
-      }))
-      const results = yield* Effect.forEach(
-        Array.from({ length: 1000 }, (_, i) => i),
-        (i) => Effect.map(provider.getFor(sets[(i * 7) % 50]!), (token) => [(i * 7) % 50, token] as const),
-        { concurrency: "unbounded" }
-      )
-      let checked = 0
-      for (const [set, token] of results) {
-        const claims = Jose.decodeJwt(value(token))
-        assert.deepStrictEqual(String(claims.scope).split(" ").sort(), [...sets[set]!.scope].sort(), `set ${set}`)
-        assert.strictEqual(claims.aud, sets[set]!.audience, `set ${set}`)
-        checked++
-      }
-      const requests = yield* server.tokenRequestCount
-      figures.push(`concurrency: 1,000 concurrent getFor over 50 parameter sets → ${checked} JWTs checked, ` +
-        `0 mismatches, ${requests} token requests`)
-      assert.strictEqual(requests, 50)
-    }), 60_000)
+  it.scopedLive(
+    "1,000 concurrent getFor over 50 parameter sets: each caller gets its own scope and aud",
+    () =>
+      Effect.gen(function*() {
+        const server = yield* FakeAuthServer.make({
+          ...serverOptions,
+          tokenFormat: "jwt",
+          clients: [{ ...serverOptions.clients![0]!, scopes: undefined }]
+        })
+        // 50 JWTs signed at once can take more than the matrix's 1 s per attempt on a busy machine
+        const provider = yield* TokenProvider.make({
+          ...baseOptions(server.tokenUrl, "socket"),
+          requestTimeout: "20 seconds"
+        })
+          .pipe(Effect.provideService(HttpClient.HttpClient, yield* socketClient("undici")))
+        const sets = Array.from({ length: 50 }, (_, i) => ({
+          scope: [`read:${i % 10}`, `write:${i % 7}`, ...(i % 3 === 0 ? ["admin"] : [])],
+          audience: `https://api-${i}.example.test`
+        }))
+        const results = yield* Effect.forEach(
+          Array.from({ length: 1000 }, (_, i) => i),
+          (i) => Effect.map(provider.getFor(sets[(i * 7) % 50]!), (token) => [(i * 7) % 50, token] as const),
+          { concurrency: "unbounded" }
+        )
+        let checked = 0
+        for (const [set, token] of results) {
+          const claims = Jose.decodeJwt(value(token))
+          assert.deepStrictEqual(String(claims.scope).split(" ").sort(), [...sets[set]!.scope].sort(), `set ${set}`)
+          assert.strictEqual(claims.aud, sets[set]!.audience, `set ${set}`)
+          checked++
+        }
+        const requests = yield* server.tokenRequestCount
+        figures.push(
+          `concurrency: 1,000 concurrent getFor over 50 parameter sets → ${checked} JWTs checked, ` +
+            `0 mismatches, ${requests} token requests`
+        )
+        assert.strictEqual(requests, 50)
+      }),
+    60_000
+  )
 
   it.scoped("invalidate(old) racing a refresh never drops the new token", () =>
     Effect.gen(function*() {

@@ -15,8 +15,8 @@ import { AccessToken, TokenError, TokenProvider } from "@oauth-cc/core"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as fc from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import { afterAll } from "vitest"
 import { canarySecret, canaryToken, clientId, renderings, secretForms } from "./support/canary.js"
@@ -44,11 +44,21 @@ const withSecret = fc.tuple(fc.string({ maxLength: 8 }), secretText, fc.string({
   ([a, s, b]) => `${a}${s}${b}`
 )
 const text = fc.oneof(fc.string({ maxLength: 40 }), withSecret, fc.fullUnicodeString({ maxLength: 20 }))
-const anyJson = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(text, { maxLength: 3 }))
+const anyJson = fc.oneof(
+  text,
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(text, { maxLength: 3 })
+)
 
 const status = fc.oneof(
   { weight: 3, arbitrary: fc.constant(200) },
-  { weight: 2, arbitrary: fc.constantFrom(200, 201, 204, 301, 302, 307, 400, 401, 403, 404, 408, 413, 429, 500, 502, 503, 504) },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(200, 201, 204, 301, 302, 307, 400, 401, 403, 404, 408, 413, 429, 500, 502, 503, 504)
+  },
   { weight: 1, arbitrary: fc.integer({ min: 100, max: 599 }) }
 )
 
@@ -256,50 +266,62 @@ afterAll(() => {
 })
 
 describe("fuzz", () => {
-  it.effect(`${runs} arbitrary token endpoint answers: a token or a TokenError, never a defect, hang or leak`, () =>
-    Effect.gen(function*() {
-      // The runs are drawn from the seed up front and run 64 at a time (each with its own virtual clock and
-      // provider), so that waiting for one run's fibers to settle lets the others progress too.
-      const only = process.env.FUZZ_CASE === undefined ? undefined : Number(process.env.FUZZ_CASE)
-      const samples = fc.sample(scenario, { seed, numRuns: runs })
-      const failures: Array<string> = []
-      yield* Effect.forEach(
-        samples,
-        (s, index) => {
-          if (only !== undefined && index !== only) return Effect.void
-          const vc = VirtualClock.make()
-          const seen = { count: 0 }
-          return Effect.gen(function*() {
-            const provider = yield* TokenProvider.make({
-              tokenUrl: "https://auth.fuzz.test/token",
-              clientId,
-              clientSecret: Redacted.make(canarySecret),
-              authMethod: s.authMethod,
-              assumeBearer: s.assumeBearer,
-              requestTimeout: "2 seconds",
-              retry: { maxAttempts: s.maxAttempts, maxElapsed: "10 seconds", maxRetryAfter: "3 seconds" }
-            }).pipe(Effect.provideService(HttpClient.HttpClient, fakeClient(s.answers, seen)))
-            const fiber = yield* Effect.fork(Effect.withClock(Effect.exit(provider.get), vc.clock))
-            yield* vc.runUntil(() => fiber.unsafePoll() !== null, budgetMillis)
-            const exit = fiber.unsafePoll()
-            if (exit === null) yield* Fiber.interrupt(fiber)
-            completed++
-            check(s, exit === null ? undefined : Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause), seen.count)
-          }).pipe(
-            Effect.scoped,
-            // spans are the Canary suite's business; here they only cost time
-            Effect.withTracerEnabled(false),
-            Effect.catchAllDefect((defect) =>
-              Effect.sync(() => {
-                failures.push(`run ${index} (FUZZ_SEED=${seed} FUZZ_CASE=${index}): ${String(defect)}\n` +
-                  `  scenario: ${fc.stringify(s)}`)
-              })
+  it.effect(
+    `${runs} arbitrary token endpoint answers: a token or a TokenError, never a defect, hang or leak`,
+    () =>
+      Effect.gen(function*() {
+        // The runs are drawn from the seed up front and run 64 at a time (each with its own virtual clock and
+        // provider), so that waiting for one run's fibers to settle lets the others progress too.
+        const only = process.env.FUZZ_CASE === undefined ? undefined : Number(process.env.FUZZ_CASE)
+        const samples = fc.sample(scenario, { seed, numRuns: runs })
+        const failures: Array<string> = []
+        yield* Effect.forEach(
+          samples,
+          (s, index) => {
+            if (only !== undefined && index !== only) return Effect.void
+            const vc = VirtualClock.make()
+            const seen = { count: 0 }
+            return Effect.gen(function*() {
+              const provider = yield* TokenProvider.make({
+                tokenUrl: "https://auth.fuzz.test/token",
+                clientId,
+                clientSecret: Redacted.make(canarySecret),
+                authMethod: s.authMethod,
+                assumeBearer: s.assumeBearer,
+                requestTimeout: "2 seconds",
+                retry: { maxAttempts: s.maxAttempts, maxElapsed: "10 seconds", maxRetryAfter: "3 seconds" }
+              }).pipe(Effect.provideService(HttpClient.HttpClient, fakeClient(s.answers, seen)))
+              const fiber = yield* Effect.fork(Effect.withClock(Effect.exit(provider.get), vc.clock))
+              yield* vc.runUntil(() => fiber.unsafePoll() !== null, budgetMillis)
+              const exit = fiber.unsafePoll()
+              if (exit === null) yield* Fiber.interrupt(fiber)
+              completed++
+              check(
+                s,
+                exit === null ? undefined : Exit.isSuccess(exit) ? exit.value : Exit.failCause(exit.cause),
+                seen.count
+              )
+            }).pipe(
+              Effect.scoped,
+              // spans are the Canary suite's business; here they only cost time
+              Effect.withTracerEnabled(false),
+              Effect.catchAllDefect((defect) =>
+                Effect.sync(() => {
+                  failures.push(
+                    `run ${index} (FUZZ_SEED=${seed} FUZZ_CASE=${index}): ${String(defect)}\n` +
+                      `  scenario: ${fc.stringify(s)}`
+                  )
+                })
+              )
             )
-          )
-        },
-        { concurrency: 64, discard: true }
-      )
-      if (failures.length > 0) assert.fail(`${failures.length} of ${runs} runs failed:\n${failures.slice(0, 3).join("\n")}`)
-      assert.strictEqual(completed, only === undefined ? runs : 1)
-    }), 120_000)
+          },
+          { concurrency: 64, discard: true }
+        )
+        if (failures.length > 0) {
+          assert.fail(`${failures.length} of ${runs} runs failed:\n${failures.slice(0, 3).join("\n")}`)
+        }
+        assert.strictEqual(completed, only === undefined ? runs : 1)
+      }),
+    120_000
+  )
 })

@@ -104,7 +104,9 @@ export class Sink {
 
   readonly logger: Logger.Logger<unknown, void> = Logger.make(({ annotations, cause, logLevel, message, spans }) => {
     this.logs.push(
-      inspect({ level: logLevel.label, message, cause, annotations: [...annotations], spans: [...spans] }, { depth: 12 })
+      inspect({ level: logLevel.label, message, cause, annotations: [...annotations], spans: [...spans] }, {
+        depth: 12
+      })
     )
   })
 

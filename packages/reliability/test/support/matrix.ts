@@ -7,16 +7,16 @@
  * `fetch`) with the wall clock; `virtual` cases run against the in-process server under `TestClock`,
  * where waits of seconds cost nothing and their length is exact.
  */
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { assert } from "@effect/vitest"
 import type { AccessToken, ClientCredentials, TokenError } from "@oauth-cc/core"
 import { TokenProvider } from "@oauth-cc/core"
 import * as NodeTransport from "@oauth-cc/node-adapter/NodeTransport"
 import { FakeAuthServer, FakeResponse } from "@oauth-cc/testkit"
-import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -28,7 +28,12 @@ import * as Net from "node:net"
 import { canarySecret, canaryToken, clientId, type Sink, wrongSecret } from "./canary.js"
 
 export type Expect =
-  | { readonly _tag: "Success"; readonly tokenType?: string; readonly lifetimeSeconds?: number; readonly value?: string }
+  | {
+    readonly _tag: "Success"
+    readonly tokenType?: string
+    readonly lifetimeSeconds?: number
+    readonly value?: string
+  }
   | { readonly _tag: "TokenRequestRejected"; readonly error: string; readonly status: number }
   | { readonly _tag: "TokenRateLimited"; readonly attempts: number }
   | { readonly _tag: "TokenServerError"; readonly status: number; readonly attempts: number }
@@ -692,7 +697,9 @@ export const socketClient = (kind: "undici" | "fetch"): Effect.Effect<HttpClient
 export const run = (c: Case, sink?: Sink): Effect.Effect<Run, never, Scope.Scope> =>
   Effect.gen(function*() {
     const socket = c.mode === "socket"
-    const server = socket ? yield* FakeAuthServer.make(serverOptions) : yield* FakeAuthServer.makeInProcess(serverOptions)
+    const server = socket
+      ? yield* FakeAuthServer.make(serverOptions)
+      : yield* FakeAuthServer.makeInProcess(serverOptions)
     const other = c.target === "redirect" ? yield* FakeAuthServer.make(serverOptions) : undefined
     const now = socket ? Date.now() : yield* TestClock.currentTimeMillis
     const script = c.script(now, other?.tokenUrl ?? "")
