@@ -12,6 +12,8 @@
  * - **Retry**: 429 and 503 wait as `Retry-After` says; other 5xx, timeouts and network errors back off
  *   exponentially with jitter; 4xx is never retried. After a failure, calls within `failureCooldown`
  *   get the same error without a request.
+ * - **Discovery**: with `issuer` instead of `tokenUrl`, the token endpoint (and, unless set, the client
+ *   authentication method) comes from the issuer's RFC 8414 metadata, fetched once on the first fetch.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-4.4
  * @since 0.1.0
