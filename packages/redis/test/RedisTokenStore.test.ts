@@ -32,7 +32,7 @@ import {
 class Redis extends Context.Tag("test/Redis")<Redis, RedisServer>() {}
 
 const storeFor = (server: RedisServer, keyPrefix: string, options: Partial<RedisTokenStore.StoreOptions> = {}) =>
-  RedisTokenStore.make({ url: server.url, keyPrefix, encryptionKey, commandTimeout: 300, ...options })
+  RedisTokenStore.make({ url: server.url, keyPrefix, encryptionKey, commandTimeout: 1000, ...options })
 
 const tokenAt = (now: number, value: string, lifeMillis = 60_000) =>
   AccessToken.make({ value, issuedAt: now, expiresAt: now + lifeMillis, scope: ["read", "write"], tokenType: "DPoP" })
@@ -233,49 +233,41 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
       assert.strictEqual(yield* Effect.promise(auth.tokenRequestCount), 1)
     }))
 
-  it.scoped("withFetchLock: one process fetches, the other waits and adopts its token", () =>
+  /** Process a holds the lock and fetches for `fetchMillis`; process b asks 50 ms later. */
+  const holderAndWaiter = (fetchMillis: number, options: Partial<RedisTokenStore.StoreOptions> = {}) =>
     Effect.gen(function*() {
       const server = yield* Redis
       const prefix = freshPrefix()
-      const a = yield* storeFor(server, prefix)
-      const b = yield* storeFor(server, prefix)
-      const now = yield* Clock.currentTimeMillis
-      const token = tokenAt(now, `${canaryMarker}-locked`)
+      const a = yield* storeFor(server, prefix, options)
+      const b = yield* storeFor(server, prefix, options)
+      const token = tokenAt(yield* Clock.currentTimeMillis, `${canaryMarker}-locked`)
       const holder = yield* Effect.fork(a.withFetchLock(
         "key",
-        Effect.sleep("300 millis").pipe(Effect.zipRight(a.set("key", token)), Effect.as("a fetched"))
+        Effect.sleep(fetchMillis).pipe(Effect.zipRight(a.set("key", token)), Effect.as("a fetched"))
       ))
       yield* Effect.sleep("50 millis")
-      const [result, elapsed] = yield* elapsedOf(b.withFetchLock(
+      const [waiter, elapsed] = yield* elapsedOf(b.withFetchLock(
         "key",
         Effect.map(b.get("key"), Option.match({ onNone: () => "b fetched", onSome: (t) => `b adopted ${value(t)}` }))
       ))
-      assert.strictEqual(result, `b adopted ${canaryMarker}-locked`)
+      return { waiter, elapsed, holder: yield* Fiber.join(holder), server }
+    })
+
+  it.scoped("withFetchLock: one process fetches, the other waits and adopts its token", () =>
+    Effect.gen(function*() {
+      const { elapsed, holder, server, waiter } = yield* holderAndWaiter(300)
+      assert.strictEqual(waiter, `b adopted ${canaryMarker}-locked`)
       assert.isTrue(elapsed >= 200, `waited ${elapsed} ms`)
-      assert.strictEqual(yield* Fiber.join(holder), "a fetched")
+      assert.strictEqual(holder, "a fetched")
       assert.deepStrictEqual((yield* dump(server)).filter(([k]) => k.endsWith(":lock")), [])
     }))
 
   it.scoped("a live holder extends its lock while its request outlasts lockTimeout; the waiter adopts", () =>
     Effect.gen(function*() {
-      const server = yield* Redis
-      const prefix = freshPrefix()
-      const a = yield* storeFor(server, prefix, { lockTimeout: 300 })
-      const b = yield* storeFor(server, prefix, { lockTimeout: 300 })
-      const now = yield* Clock.currentTimeMillis
-      const token = tokenAt(now, `${canaryMarker}-slow`)
-      const holder = yield* Effect.fork(a.withFetchLock(
-        "key",
-        Effect.sleep("1 second").pipe(Effect.zipRight(a.set("key", token)), Effect.as("a fetched"))
-      ))
-      yield* Effect.sleep("50 millis")
-      const [result, elapsed] = yield* elapsedOf(b.withFetchLock(
-        "key",
-        Effect.map(b.get("key"), Option.match({ onNone: () => "b fetched", onSome: (t) => `b adopted ${value(t)}` }))
-      ))
-      assert.strictEqual(result, `b adopted ${canaryMarker}-slow`)
+      const { elapsed, holder, waiter } = yield* holderAndWaiter(1000, { lockTimeout: 300 })
+      assert.strictEqual(waiter, `b adopted ${canaryMarker}-locked`)
       assert.isTrue(elapsed >= 850, `waited ${elapsed} ms`)
-      assert.strictEqual(yield* Fiber.join(holder), "a fetched")
+      assert.strictEqual(holder, "a fetched")
     }))
 
   it.scoped("a crashed holder's lock expires after lockTimeout and a waiter takes over", () =>
@@ -343,7 +335,8 @@ describe("RedisTokenStore without Redis", () => {
           assert.strictEqual(value(Option.getOrThrow(yield* store.get("key"))), `${canaryMarker}-local`)
         }
       }))
-      assert.isTrue(elapsed < 250, `40 operations took ${elapsed} ms without Redis`)
+      // Without fail-fast, each would wait commandTimeout (1 s).
+      assert.isTrue(elapsed < 1000, `40 operations took ${elapsed} ms without Redis`)
       const after = yield* Effect.all([fallbacks("get"), fallbacks("lock"), fallbacks("set")])
       assert.deepStrictEqual(after.map((n, i) => n - before[i]), [10, 10, 10])
       assert.strictEqual(logs.lines.filter((l) => l.includes("Redis is unavailable")).length, 1)
