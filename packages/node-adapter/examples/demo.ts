@@ -54,19 +54,19 @@ const program = (server: FakeAuthServer.Service) =>
     yield* say(`token requests caused: ${(yield* tokenRequests).length - before} (all callers shared one fetch)`)
 
     // 3. Refresh-ahead across expiry ------------------------------------------------------------
-    yield* heading("3. Switch to a token that lives 2 s, then call every 100 ms until past its expiry.")
-    yield* server.enqueue(FakeResponse.token({ expiresIn: 2 }))
+    yield* heading("3. Switch to a token that lives 1 s, then call every 50 ms until past its expiry.")
+    yield* server.enqueue(FakeResponse.token({ expiresIn: 1 }))
     const current = yield* provider.refresh
     const beforeRefresh = (yield* tokenRequests).length
     let slowestGet = 0
     let calls = 0
-    while (Date.now() < current.expiresAt + 300) {
+    while (Date.now() < current.expiresAt + 200) {
       const g0 = performance.now()
       yield* provider.get
       slowestGet = Math.max(slowestGet, performance.now() - g0)
       yield* resource("/tick")
       calls++
-      yield* sleep(100)
+      yield* sleep(50)
     }
     const refreshes = (yield* tokenRequests).slice(beforeRefresh)
     for (const record of refreshes) {

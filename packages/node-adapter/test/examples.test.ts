@@ -22,8 +22,10 @@ describe("examples", () => {
       assert.match(result.stdout, /resource requests without a token\s+0\n/)
       const wall = /wall time\s+([\d.]+) s/.exec(result.stdout)
       assert.isNotNull(wall)
-      // The demo's own time, startup excluded (the machine running the tests may be busy).
-      assert.isBelow(Number(wall![1]), 10)
+      // The demo's own time, startup excluded. It takes 5 to 7 s, 9 s with a load average of 10 on two cores
+      // (it needs 10 s in all with startup); the bound leaves room for a busy CI machine and still catches a
+      // hang or a real wait that should not be there.
+      assert.isBelow(Number(wall![1]), 20)
     }), { timeout: 60_000 })
 
   it.scoped(
