@@ -79,6 +79,21 @@ describe("NodeTokenProvider", () => {
       assert.isTrue(server.seen[0]!.authorized)
     }))
 
+  it.scoped("mTLS from env: layerConfig with OAUTH_AUTH_METHOD=tls_client_auth and the certificate given in code", () =>
+    Effect.gen(function*() {
+      const pki = yield* Effect.promise(makePki)
+      const server = yield* startServer({ tls: { ...pki.server, ca: pki.ca.cert }, handle: mtlsEndpoint })
+      const token = yield* getToken.pipe(
+        Effect.provide(NodeTokenProvider.layerConfig(undefined, { tls: { ...pki.client, ca: pki.ca.cert } })),
+        withEnv({
+          OAUTH_TOKEN_URL: `${server.url}/token`,
+          OAUTH_CLIENT_ID: "mtls-client",
+          OAUTH_AUTH_METHOD: "tls_client_auth"
+        })
+      )
+      assert.strictEqual(token, "token-for-client-mtls")
+    }))
+
   it.scoped("mTLS: a certificate from another CA is refused by the server", () =>
     Effect.gen(function*() {
       const pki = yield* Effect.promise(makePki)
