@@ -53,6 +53,12 @@ const tempDir = Effect.acquireRelease(
 /** The URL of a loopback port nothing listens on any more. */
 const closedUrl = Effect.scoped(Effect.map(startServer({ handle: () => ({}) }), (server) => server.url))
 
+/** The exit code, and one line on stderr naming the cause. */
+const assertFails = (run: Run, code: number, text: string) => {
+  assert.strictEqual(run.code, code, run.stderr)
+  assertOneLine(run, text)
+}
+
 const issuedValues = (server: FakeAuthServer.Service) =>
   Effect.map(server.issued, (tokens) => tokens.map((t) => Redacted.value(t.value)))
 
@@ -103,16 +109,14 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       const ok = yield* runCli(["token", "--client-secret-file", file], env)
       assert.strictEqual(ok.code, 0, ok.stderr)
       const missing = yield* runCli(["token", "--client-secret-file", path.join(dir, "nope")], env)
-      assert.strictEqual(missing.code, 2)
-      assertOneLine(missing, "cannot read --client-secret-file")
+      assertFails(missing, 2, "cannot read --client-secret-file")
     }))
 
   it.effect("the secret is never accepted as a plain flag, and is not echoed", () =>
     Effect.gen(function*() {
       for (const args of [["token", `--client-secret=${canary}`], ["token", "--client-secret", canary]]) {
         const run = yield* runCli(args)
-        assert.strictEqual(run.code, 2)
-        assertOneLine(run, "--client-secret is not accepted")
+        assertFails(run, 2, "--client-secret is not accepted")
         assert.strictEqual(run.stdout, "")
       }
     }))
@@ -128,16 +132,14 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       const insecure = yield* runCli(["token", "--token-url", "http://auth.example.com/token", "--client-id", "x"], {
         OAUTH_CLIENT_SECRET: canary
       })
-      assert.strictEqual(insecure.code, 2)
-      assertOneLine(insecure, "invalid OAUTH_TOKEN_URL (--token-url, or OAUTH_ISSUER / --issuer): must use https")
+      assertFails(insecure, 2, "invalid OAUTH_TOKEN_URL (--token-url, or OAUTH_ISSUER / --issuer): must use https")
     }))
 
   it.scoped("a rejected client: exit 3, one line with the RFC error code", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
       const run = yield* runCli(["token"], envOf(server, { OAUTH_CLIENT_SECRET: `${canary}-wrong` }))
-      assert.strictEqual(run.code, 3)
-      assertOneLine(run, "invalid_client")
+      assertFails(run, 3, "invalid_client")
       assert.strictEqual(run.stdout, "")
     }))
 
@@ -152,8 +154,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       for (const [response, code, text] of cases) {
         yield* server.always(response)
         const run = yield* runCli(["token"], envOf(server))
-        assert.strictEqual(run.code, code, run.stderr)
-        assertOneLine(run, text)
+        assertFails(run, code, text)
         yield* server.reset
       }
     }))
@@ -166,8 +167,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
         OAUTH_CLIENT_ID: "cli-client",
         OAUTH_CLIENT_SECRET: canary
       })
-      assert.strictEqual(run.code, 6)
-      assertOneLine(run, "ECONNREFUSED")
+      assertFails(run, 6, "ECONNREFUSED")
     }))
 
   it.scoped("--verbose shows the attempts and the Retry-After wait on stderr", () =>
@@ -222,8 +222,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       assert.match(resource.seen[0]!.headers.authorization ?? "", /^Bearer /)
       const closed = yield* closedUrl
       const unreachable = yield* runCli(["request", `${closed}/gone`], envOf(server))
-      assert.strictEqual(unreachable.code, 8)
-      assertOneLine(unreachable, "failed (Transport)")
+      assertFails(unreachable, 8, "failed (Transport)")
     }))
 
   it.scoped("Ctrl-C while the token endpoint hangs: exit 130 at once", () =>
@@ -266,14 +265,12 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       for (const [name, pem] of Object.entries(files)) {
         yield* Effect.promise(() => fs.writeFile(path.join(dir, `${name}.pem`), pem, { mode: 0o600 }))
       }
-      const run = yield* runCli([
+      const settings = [
         "token",
-        "--token-url",
-        `${server.url}/token`,
-        "--client-id",
-        "mtls-client",
-        "--auth-method",
-        "tls_client_auth",
+        ...["--token-url", `${server.url}/token`, "--client-id", "mtls-client", "--auth-method", "tls_client_auth"]
+      ]
+      const run = yield* runCli([
+        ...settings,
         "--cert",
         path.join(dir, "cert.pem"),
         "--key",
@@ -287,17 +284,8 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
         grant_type: "client_credentials",
         client_id: "mtls-client"
       })
-      const without = yield* runCli([
-        "token",
-        "--token-url",
-        `${server.url}/token`,
-        "--client-id",
-        "mtls-client",
-        "--auth-method",
-        "tls_client_auth"
-      ])
-      assert.strictEqual(without.code, 2)
-      assertOneLine(without, "tls_client_auth needs a client certificate")
+      const without = yield* runCli(settings)
+      assertFails(without, 2, "tls_client_auth needs a client certificate")
     }))
 
   it.scoped("--issuer discovers the token endpoint; --client-assertion-key-file signs private_key_jwt", () =>
