@@ -1,4 +1,5 @@
 import * as Args from "@effect/cli/Args"
+import type * as CliApp from "@effect/cli/CliApp"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
@@ -510,8 +511,8 @@ const report = (error: unknown): Effect.Effect<number> =>
  *
  * @internal
  */
-export const main = (argv: ReadonlyArray<string>) =>
-  Effect.suspend(() => {
+export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, CliApp.CliApp.Environment> =>
+  Effect.suspend((): Effect.Effect<number, never, CliApp.CliApp.Environment> => {
     if (forbiddenSecretFlag(argv)) {
       return Effect.as(
         Effect.sync(() =>
