@@ -5,6 +5,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { inspect } from "node:util"
 import * as AuthorizedHttpClient from "../src/AuthorizedHttpClient.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
@@ -125,6 +126,48 @@ describe("AuthorizedHttpClient", () => {
       )
       assert.strictEqual(response.status, 401)
       assert.strictEqual(w.resourceRequests().length, 1)
+    }))
+
+  it.scoped("a 401 on a streamed body still drops the refused token, so the next request gets a fresh one", () =>
+    Effect.gen(function*() {
+      const w = world()
+      const client = yield* clientFor(w)
+      const upload = client.execute(
+        HttpClientRequest.post("https://x.test/api/upload").pipe(
+          HttpClientRequest.bodyStream(Stream.make(new TextEncoder().encode("chunk")))
+        )
+      )
+      assert.strictEqual((yield* upload).status, 200)
+      w.valid.clear()
+      assert.strictEqual((yield* upload).status, 401) // not replayable: the 401 is returned
+      assert.strictEqual((yield* upload).status, 200) // but the refused token was dropped
+      assert.strictEqual(w.tokenRequests(), 2)
+    }))
+
+  it.scoped("responses and errors never carry the request that held the token", () =>
+    Effect.gen(function*() {
+      const w = world()
+      const client = yield* clientFor(w)
+      const response = yield* client.get("https://x.test/api/a")
+      assert.strictEqual(response.status, 200)
+      assert.isUndefined(response.request.headers["authorization"])
+      for (const text of [inspect(response, { depth: 10 }), JSON.stringify(response)]) assert.notInclude(text, "tok-1")
+      const body = yield* response.json
+      assert.deepStrictEqual(body, { ok: true, body: "" })
+      // errors, raised outside (filterStatusOk on the authorized client) and inside (on the wrapped client)
+      const broken = world(() => ({ status: 500 }))
+      const provider = yield* TokenProvider.make(baseOptions).pipe(
+        Effect.provideService(HttpClient.HttpClient, broken.fake.client)
+      )
+      const outside = AuthorizedHttpClient.authorize(broken.fake.client, provider).pipe(HttpClient.filterStatusOk)
+      const inside = AuthorizedHttpClient.authorize(HttpClient.filterStatusOk(broken.fake.client), provider)
+      for (const attempt of [outside.get("https://x.test/api/b"), inside.get("https://x.test/api/c")]) {
+        const error = yield* Effect.flip(attempt)
+        assert.strictEqual(error._tag, "ResponseError")
+        for (const text of [inspect(error, { depth: 10 }), JSON.stringify(error), String(error)]) {
+          assert.notMatch(text, /tok-\d/)
+        }
+      }
     }))
 
   it.scoped("retryOn401: false returns the first 401", () =>

@@ -181,6 +181,23 @@ describe("token response decoding (RFC 6749 §5.1)", () => {
       assert.strictEqual(error.error, "invalid_client")
     }))
 
+  it.scoped("a server echoing the Basic header (base64 of id:secret) has it masked, in either encoding", () =>
+    Effect.gen(function*() {
+      for (const basicEncoding of ["form", "raw"] as const) {
+        const fake = fakeClient((seen) => ({
+          status: 400,
+          body: { error: "invalid_request", error_description: `bad header ${seen.headers["authorization"]}` }
+        }))
+        const provider = yield* TokenProvider.make({ ...baseOptions, basicEncoding }).pipe(
+          Effect.provideService(HttpClient.HttpClient, fake.client)
+        )
+        const error = yield* Effect.flip(provider.get)
+        const basic = fake.seen[0]!.headers["authorization"]!.slice(6)
+        assert.notInclude(error.message, basic)
+        assert.include(error.message, "bad header Basic <redacted>")
+      }
+    }))
+
   it.scoped("a server echoing the secret in error_description has it masked", () =>
     Effect.gen(function*() {
       const secret = Redacted.value(baseOptions.clientSecret)

@@ -273,6 +273,23 @@ describe("TokenProvider", () => {
         }
       }))
 
+    it.scoped("the budget counts from the start of the fetch: a hanging server fails by maxElapsed, not after", () =>
+      Effect.gen(function*() {
+        const { provider, seen } = yield* setup(() => Effect.never, {
+          requestTimeout: "10 seconds",
+          retry: { maxElapsed: "30 seconds", jitter: false }
+        })
+        const fiber = yield* Effect.fork(Effect.flip(provider.get))
+        yield* TestClock.adjust("29999 millis")
+        assert.isNull(fiber.unsafePoll())
+        yield* TestClock.adjust("1 millis")
+        yield* settle
+        const error = yield* Fiber.join(fiber)
+        assert.strictEqual(error._tag, "TokenTransportError")
+        // attempts at 0, 10.2 and 20.6 s; the third is cut to the 9.4 s left; no fourth
+        assert.strictEqual(seen.length, 3)
+      }))
+
     it.scoped("gives up when the time budget (maxElapsed) is spent", () =>
       Effect.gen(function*() {
         const { provider, seen } = yield* setup(() => ({ status: 503, headers: { "retry-after": "10" } }), {
@@ -431,4 +448,50 @@ describe("TokenProvider", () => {
         assert.strictEqual(fake.seen.length, 1)
       }))
   })
+})
+
+describe("TokenProvider with a shared store", () => {
+  /** A store that says it is shared and counts its lock uses, over a memory store. */
+  const sharedStore = Effect.map(TokenStore.makeMemory(), (memory) => {
+    let locks = 0
+    const store: TokenStore.Service = {
+      ...memory,
+      shared: true,
+      withFetchLock: (_key, fetch) => Effect.suspend(() => (locks++, fetch))
+    }
+    return { store, locks: () => locks }
+  })
+
+  it.scoped("a token another instance stored is used without a request; refresh still fetches", () =>
+    Effect.gen(function*() {
+      const { locks, store } = yield* sharedStore
+      const fake = fakeClient((_, n) => ({ body: tokenBody(n) }))
+      const make = TokenProvider.make(baseOptions).pipe(
+        Effect.provideService(HttpClient.HttpClient, fake.client),
+        Effect.provideService(TokenStore.TokenStore, store)
+      )
+      const a = yield* make
+      const b = yield* make
+      assert.strictEqual(value(yield* a.get), "tok-1")
+      assert.strictEqual(value(yield* b.get), "tok-1")
+      assert.strictEqual(fake.seen.length, 1)
+      assert.strictEqual(value(yield* b.refresh), "tok-2")
+      assert.strictEqual(fake.seen.length, 2)
+      assert.strictEqual(locks(), 2)
+    }))
+
+  it.scoped("extraParams are part of the key: providers differing only in them do not share a token", () =>
+    Effect.gen(function*() {
+      const { store } = yield* sharedStore
+      const fake = fakeClient((_, n) => ({ body: tokenBody(n) }))
+      const make = (organization: string) =>
+        TokenProvider.make({ ...baseOptions, extraParams: { organization } }).pipe(
+          Effect.provideService(HttpClient.HttpClient, fake.client),
+          Effect.provideService(TokenStore.TokenStore, store)
+        )
+      const acme = yield* make("acme")
+      const globex = yield* make("globex")
+      assert.notStrictEqual(value(yield* acme.get), value(yield* globex.get))
+      assert.strictEqual(fake.seen.length, 2)
+    }))
 })

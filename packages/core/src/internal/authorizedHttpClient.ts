@@ -1,7 +1,12 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
+import * as Inspectable from "effect/Inspectable"
 import * as Predicate from "effect/Predicate"
+import * as Stream from "effect/Stream"
 import * as AccessToken from "../AccessToken.js"
 import type * as AuthorizedHttpClient from "../AuthorizedHttpClient.js"
 import type * as TokenError from "../TokenError.js"
@@ -22,6 +27,90 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
   }
 }
 
+/**
+ * The response as the caller sees it: `request` is the caller's own request, not the one that carried
+ * the token (@effect/platform renders a request's headers, `Authorization` included, in `inspect` and
+ * `JSON.stringify` of responses and errors). Everything else is the response itself.
+ */
+class CallerResponse implements HttpClientResponse.HttpClientResponse {
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
+  constructor(
+    readonly response: HttpClientResponse.HttpClientResponse,
+    readonly request: HttpClientRequest.HttpClientRequest
+  ) {}
+  get status() {
+    return this.response.status
+  }
+  get headers() {
+    return this.response.headers
+  }
+  get cookies() {
+    return this.response.cookies
+  }
+  get remoteAddress() {
+    return this.response.remoteAddress
+  }
+  get formData() {
+    return this.response.formData
+  }
+  get text() {
+    return this.response.text
+  }
+  get json() {
+    return this.response.json
+  }
+  get urlParamsBody() {
+    return this.response.urlParamsBody
+  }
+  get arrayBuffer() {
+    return this.response.arrayBuffer
+  }
+  get stream() {
+    return this.response.stream
+  }
+  toJSON(): unknown {
+    const json = this.response.toJSON()
+    return { ...(typeof json === "object" && json !== null ? json : {}), request: this.request.toJSON() }
+  }
+  toString(): string {
+    return Inspectable.format(this.toJSON())
+  }
+  [Inspectable.NodeInspectSymbol](): unknown {
+    return this.toJSON()
+  }
+}
+
+/** @internal */
+export const withCallerRequest = (
+  response: HttpClientResponse.HttpClientResponse,
+  request: HttpClientRequest.HttpClientRequest
+): HttpClientResponse.HttpClientResponse => new CallerResponse(response, request)
+
+/** The same for errors: an `HttpClientError` never carries the authorized request. @internal */
+export const errorWithCallerRequest = <E>(error: E, request: HttpClientRequest.HttpClientRequest): E => {
+  if (!HttpClientError.isHttpClientError(error)) return error
+  if (error._tag === "RequestError") {
+    return new HttpClientError.RequestError({
+      request,
+      reason: error.reason,
+      cause: error.cause,
+      ...(error.description === undefined ? {} : { description: error.description })
+    }) as E
+  }
+  return new HttpClientError.ResponseError({
+    request,
+    response: withCallerRequest(error.response, request),
+    reason: error.reason,
+    cause: error.cause,
+    ...(error.description === undefined ? {} : { description: error.description })
+  }) as E
+}
+
+/** Reads and discards the refused answer's body (bounded), so its connection can serve the replay. */
+const drain = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
+  response.stream.pipe(Stream.take(64), Stream.runDrain, Effect.timeout("1 second"), Effect.ignore)
+
 /** @internal */
 export const authorizeWith = <E, R, R2>(
   self: HttpClient.HttpClient.With<E, R>,
@@ -33,15 +122,24 @@ export const authorizeWith = <E, R, R2>(
   const get = (provider: TokenProvider.Service) => params === undefined ? provider.get : provider.getFor(params)
   const providerEffect = Effect.isEffect(provider) ? provider : Effect.succeed(provider)
   const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
-    self.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token)))
+    self.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))).pipe(
+      Effect.mapBoth({
+        onFailure: (error) => errorWithCallerRequest(error, request),
+        onSuccess: (response) => withCallerRequest(response, request)
+      })
+    )
   const execute = (request: HttpClientRequest.HttpClientRequest) =>
     Effect.flatMap(
       providerEffect,
       (provider) =>
         Effect.flatMap(get(provider), (token) =>
           Effect.flatMap(send(request, token), (response) => {
-            if (response.status !== 401 || !retryOn401 || !isReplayable(request)) return Effect.succeed(response)
-            return provider.invalidate(token, params).pipe(
+            if (response.status !== 401 || !retryOn401) return Effect.succeed(response)
+            // The server refused this token: drop it (only if it is still the cached one), so later requests
+            // get a fresh one even when this request cannot be replayed.
+            const invalidate = provider.invalidate(token, params)
+            if (!isReplayable(request)) return Effect.as(invalidate, response)
+            return Effect.zipRight(drain(response), invalidate).pipe(
               Effect.zipRight(get(provider)),
               Effect.flatMap((fresh) => send(request, fresh)),
               Effect.withSpan("oauth-cc.authorized.retry-401")

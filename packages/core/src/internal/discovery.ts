@@ -9,7 +9,7 @@ import type * as ClientCredentials from "../ClientCredentials.js"
 import type * as Discovery from "../Discovery.js"
 import * as TokenError from "../TokenError.js"
 import { type Resolved, validateUrl } from "./clientCredentials.js"
-import { type Endpoint, parseRetryAfter, retrySchedule, send, withAttempts } from "./tokenEndpoint.js"
+import { attemptTimeout, type Endpoint, parseRetryAfter, retrySchedule, send, withAttempts } from "./tokenEndpoint.js"
 
 /**
  * RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path (a trailing `/`
@@ -103,13 +103,14 @@ export const discover = (
   issuer: string,
   options: DiscoverOptions
 ): Effect.Effect<Discovery.Metadata, TokenError.TokenDiscoveryFailed> =>
-  Effect.suspend(() => {
+  Effect.clockWith((clock) => {
     let attempts = 0
-    return Effect.suspend(() => {
+    const deadline = clock.unsafeCurrentTimeMillis() + options.retry.maxElapsedMillis
+    return Effect.flatMap(attemptTimeout(options.requestTimeoutMillis, deadline), (requestTimeoutMillis) => {
       attempts++
-      return once(client, issuer, options)
+      return once(client, issuer, { ...options, requestTimeoutMillis })
     }).pipe(
-      Effect.retry(retrySchedule(options.retry)),
+      Effect.retry(retrySchedule(options.retry, deadline)),
       Effect.mapError((error) =>
         error._tag === "TokenDiscoveryFailed"
           ? new TokenError.TokenDiscoveryFailed({ ...error, attempts })

@@ -494,12 +494,16 @@ const retryAfterOf = (error: TokenError.TokenError): Duration.Duration | undefin
 
 /**
  * The retry schedule: `Retry-After` when the server sent one, else capped exponential backoff with
- * jitter; only retryable errors, at most `maxAttempts` requests within `maxElapsed`, and never a
- * `Retry-After` longer than `maxRetryAfter`.
+ * jitter; only retryable errors, at most `maxAttempts` requests, never a `Retry-After` longer than
+ * `maxRetryAfter`, and no retry that would start after `deadline` (epoch millis: the start of the
+ * fetch plus `maxElapsed`, waits and attempts included).
  *
  * @internal
  */
-export const retrySchedule = (policy: Resolved["retry"]): Schedule.Schedule<unknown, TokenError.TokenError> => {
+export const retrySchedule = (
+  policy: Resolved["retry"],
+  deadline: number
+): Schedule.Schedule<unknown, TokenError.TokenError> => {
   const backoff = Schedule.exponential(Duration.millis(policy.baseDelayMillis), policy.factor)
   return (policy.jitter ? Schedule.jittered(backoff) : backoff).pipe(
     Schedule.intersect(Schedule.identity<TokenError.TokenError>()),
@@ -513,9 +517,23 @@ export const retrySchedule = (policy: Resolved["retry"]): Schedule.Schedule<unkn
       return error.retryable &&
         (retryAfter === undefined || Duration.toMillis(retryAfter) <= policy.maxRetryAfterMillis)
     }),
-    Schedule.upTo(Duration.millis(policy.maxElapsedMillis))
+    Schedule.delays,
+    Schedule.checkEffect((_, delay) =>
+      Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(delay) < deadline)
+    )
   )
 }
+
+/**
+ * The timeout of an attempt starting now: `requestTimeout`, cut to the time left before the deadline.
+ *
+ * @internal
+ */
+export const attemptTimeout = (
+  requestTimeoutMillis: number,
+  deadline: number
+): Effect.Effect<number> =>
+  Effect.map(Clock.currentTimeMillis, (now) => Math.max(1, Math.min(requestTimeoutMillis, deadline - now)))
 
 /** @internal */
 export const withAttempts = (error: TokenError.TokenError, attempts: number): TokenError.TokenError => {
@@ -566,15 +584,17 @@ export const fetch = (
   params: Params,
   scrub: Scrub
 ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
-  Effect.suspend(() => {
+  Effect.clockWith((clock) => {
     let attempts = 0
-    const schedule = retrySchedule(options.retry)
+    const deadline = clock.unsafeCurrentTimeMillis() + options.retry.maxElapsedMillis
+    const schedule = retrySchedule(options.retry, deadline)
     const one = Effect.suspend(() => {
       attempts++
       const current = attempts
       return Effect.flatMap(
-        buildRequest(options, endpoint, params),
-        (request) => attempt(client, request, options, params, scrub)
+        Effect.zip(buildRequest(options, endpoint, params), attemptTimeout(options.requestTimeoutMillis, deadline)),
+        ([request, requestTimeoutMillis]) =>
+          attempt(client, request, { ...options, requestTimeoutMillis }, params, scrub)
       ).pipe(
         Effect.tapError((error) =>
           Effect.logDebug(`oauth-cc: token request attempt ${current} failed: ${error.message}`)
@@ -618,14 +638,16 @@ const outcomeOf = (cause: Cause.Cause<TokenError.TokenError>): string =>
   Option.match(Cause.failureOption(cause), { onNone: () => "interrupted", onSome: (error) => error._tag })
 
 /**
- * A scrubber masking the secret (raw and form-encoded) in text that came back from the server.
+ * A scrubber masking, in text that came back from the server, the secret (raw and encoded) and the
+ * Basic credentials that carry it (base64 of `id:secret`, in either encoding, which decode trivially).
  *
  * @internal
  */
-export const makeScrub = (secret: Redacted.Redacted<string> | undefined): Scrub => {
+export const makeScrub = (secret: Redacted.Redacted<string> | undefined, clientId: string): Scrub => {
   if (secret === undefined) return identity
   const raw = Redacted.value(secret)
   if (raw.length < 4) return identity
-  const forms = Array.from(new Set([raw, formEncode(raw), encodeURIComponent(raw)]))
+  const basic = (["form", "raw"] as const).map((encoding) => basicCredentials(clientId, raw, encoding).slice(6))
+  const forms = Array.from(new Set([...basic, raw, formEncode(raw), encodeURIComponent(raw)]))
   return (text) => forms.reduce((acc, form) => acc.split(form).join("<redacted>"), text)
 }

@@ -49,7 +49,10 @@ export const cacheKey = (options: Resolved, params: Endpoint.Params): string =>
     options.authMethod ?? "discovered",
     params.scope,
     params.audience ?? null,
-    params.resource
+    params.resource,
+    // extra parameters (e.g. an organization) change what the server issues: with a shared store, two
+    // services differing only in them must not share a token
+    Object.entries(options.extraParams).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   ])
 
 /** @internal */
@@ -73,7 +76,7 @@ export const make = (
         onSome: Effect.succeed
       }))
     )
-    const scrub = Endpoint.makeScrub(resolved.clientSecret)
+    const scrub = Endpoint.makeScrub(resolved.clientSecret, resolved.clientId)
     const states = new Map<string, KeyState>()
     const endpoint = resolveEndpoint(client, resolved, scope)
     const skew = resolved.refreshSkewMillis
@@ -100,11 +103,14 @@ export const make = (
       }
     }
 
-    /** Under the store's lock: a token another instance stored meanwhile, else a fetch. */
-    const fetchAndStore = (key: string, params: Endpoint.Params) => {
+    /**
+     * Under the store's lock: a token another instance stored meanwhile, else a fetch. `force` (from
+     * `refresh`) always fetches.
+     */
+    const fetchAndStore = (key: string, params: Endpoint.Params, force: boolean) => {
       const fetchNew = Effect.flatMap(endpoint, (endpoint) => Endpoint.fetch(client, resolved, endpoint, params, scrub))
         .pipe(Effect.tap((token) => store.set(key, token)))
-      if (!store.shared) return fetchNew
+      if (!store.shared || force) return store.shared ? store.withFetchLock(key, fetchNew) : fetchNew
       return store.withFetchLock(
         key,
         Effect.flatMap(
@@ -119,12 +125,12 @@ export const make = (
      * Starts the one fetch for `key` in the provider's scope, so that a caller who stops waiting
      * does not cancel it for the others. Synchronous up to the fork: no other fiber can interleave.
      */
-    const startFetch = (key: string, state: KeyState, params: Endpoint.Params) => {
+    const startFetch = (key: string, state: KeyState, params: Endpoint.Params, force = false) => {
       const deferred = Deferred.unsafeMake<AccessToken.AccessToken, TokenError.TokenError>(FiberId.none)
       state.inflight = deferred
       // onExit, not exit + flatMap: the Deferred is completed even when the fiber is interrupted before
       // it starts (its scope closed), so waiters never hang.
-      return fetchAndStore(key, params).pipe(
+      return fetchAndStore(key, params, force).pipe(
         Effect.onExit((exit) =>
           Effect.clockWith((clock) => {
             const now = clock.unsafeCurrentTimeMillis()
@@ -136,6 +142,9 @@ export const make = (
             return Deferred.done(deferred, exit)
           })
         ),
+        // the Deferred carries the outcome to the callers; the fiber itself ends quietly (a failed fiber
+        // would be reported as an unhandled error)
+        Effect.ignore,
         Effect.forkIn(scope),
         Effect.as(deferred)
       )
@@ -228,7 +237,7 @@ export const make = (
           const state = stateOf(key)
           if (state.inflight !== undefined) return Deferred.await(state.inflight)
           if (state.failure !== undefined && now < state.failure.until) return Effect.fail(state.failure.error)
-          return Effect.flatMap(startFetch(key, state, params), Deferred.await)
+          return Effect.flatMap(startFetch(key, state, params, true), Deferred.await)
         })
       ).pipe(Effect.withSpan("oauth-cc.token.refresh"))
 
@@ -281,6 +290,7 @@ export const resolveEndpoint = (
         if (Exit.isSuccess(exit)) found = exit.value
         return Deferred.done(deferred, exit)
       }),
+      Effect.ignore,
       Effect.forkIn(scope),
       Effect.zipRight(Deferred.await(deferred))
     )
