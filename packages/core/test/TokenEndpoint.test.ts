@@ -135,6 +135,12 @@ describe("token response decoding (RFC 6749 §5.1)", () => {
     ["token_type mac", { body: { access_token: "a", token_type: "mac" } }, "UnsupportedTokenType"],
     ["expires_in 0", { body: tokenBody(1, { expires_in: 0 }) }, "InvalidExpiresIn"],
     ["expires_in negative", { body: tokenBody(1, { expires_in: -5 }) }, "InvalidExpiresIn"],
+    [
+      "expires_in a tiny fraction (found by the fuzz)",
+      { body: tokenBody(1, { expires_in: 1e-259 }) },
+      "InvalidExpiresIn"
+    ],
+    ["expires_in half a second", { body: tokenBody(1, { expires_in: "0.5" }) }, "InvalidExpiresIn"],
     ["expires_in huge", { body: tokenBody(1, { expires_in: 1e12 }) }, "InvalidExpiresIn"],
     ["expires_in not a number", { body: tokenBody(1, { expires_in: "soon" }) }, "InvalidExpiresIn"],
     ["scope not a string", { body: tokenBody(1, { scope: ["a"] }) }, "InvalidScope"],

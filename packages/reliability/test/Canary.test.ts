@@ -213,11 +213,9 @@ describe("secret canary", () => {
       }))
   })
 
-  // BUG: @oauth-cc/core tokenEndpoint.ts `makeScrub` masks the secret raw, form-encoded and percent-encoded,
-  // but not the Basic credentials it sent (base64 of `id:secret`): a server that echoes the Authorization
-  // header in `error` / `error_description` (some proxies and WAFs do) puts the secret, trivially decoded,
-  // into TokenRequestRejected. Found by the fuzz suite. Fix: `makeScrub(secret, clientId, basicEncoding)`
-  // also masks `basicCredentials(clientId, secret, encoding).slice("Basic ".length)`.
+  // Regression (found by the fuzz suite): a server that echoes the Authorization header in `error` /
+  // `error_description` (some proxies and WAFs do) must not put the Basic credentials (base64 of `id:secret`,
+  // trivially decoded) into TokenRequestRejected.
   it.scoped("a server echoing the Basic credentials: the base64 credentials are masked too", () =>
     Effect.gen(function*() {
       const server = yield* FakeAuthServer.makeInProcess(serverOptions)
@@ -233,13 +231,9 @@ describe("secret canary", () => {
       assert.notInclude(JSON.stringify(error), basic)
     }))
 
-  // BUG: @oauth-cc/core authorizedHttpClient.ts: the request the middleware sends carries `authorization:
-  // Bearer <token>`, and the HttpClientError a failed resource request gives the caller keeps that request:
-  // `String`/`JSON.stringify`/`inspect` of the error outside an Effect logger (console.error, an error
-  // tracker) show the token. (@effect/platform redacts headers only inside Effect loggers.) Fix: in
-  // `authorizeWith`, map RequestError/ResponseError to copies whose `request` is the caller's request
-  // (without the header): `Effect.mapError(send(...), (e) => e._tag === "RequestError" ?
-  // new HttpClientError.RequestError({ ...e, request }) : new HttpClientError.ResponseError({ ...e, request }))`.
+  // Regression: @effect/platform renders a request's headers in String/JSON/inspect of its errors outside
+  // Effect loggers (console.error, error trackers); the errors of AuthorizedHttpClient carry the caller's
+  // request, never the one with `authorization: Bearer <token>`.
   it.scopedLive("a failed authorized request: the error does not show the bearer token", () =>
     Effect.gen(function*() {
       const server = yield* FakeAuthServer.make(serverOptions)

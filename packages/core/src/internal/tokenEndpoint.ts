@@ -158,7 +158,8 @@ export const buildRequest = (
 const maxExpiresInSeconds = 10 * 365 * 24 * 60 * 60
 
 const ExpiresIn = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
-  Schema.filter((n) => Number.isFinite(n) && n > 0 && n <= maxExpiresInSeconds)
+  // at least one second: a positive fraction such as 1e-9 would give a token that is expired on arrival
+  Schema.filter((n) => Number.isFinite(n) && n >= 1 && n <= maxExpiresInSeconds)
 )
 
 /**
@@ -248,7 +249,7 @@ const fieldDetail: Record<TokenError.TokenResponseInvalid["reason"], string> = {
   InvalidAccessToken: "access_token is empty or has characters a header cannot carry",
   MissingTokenType: "token_type is missing (set assumeBearer to accept that)",
   UnsupportedTokenType: "token_type is not a string",
-  InvalidExpiresIn: `expires_in must be a number of seconds in (0, ${maxExpiresInSeconds}]`,
+  InvalidExpiresIn: `expires_in must be a number of seconds in [1, ${maxExpiresInSeconds}]`,
   InvalidScope: "scope is not a string",
   BodyTooLarge: "the body is over the size cap",
   UnexpectedStatus: "unexpected status"
