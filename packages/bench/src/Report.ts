@@ -104,13 +104,21 @@ export const goals = (results: Results, contenders: ReadonlyArray<Contender>): A
     met: p99.median <= 1.1,
     invariant: false
   })
-  const failedP2 = loadFigure(results.p2, oauthCc.name, (r) => r.failed)
+  const rejectedP2 = loadFigure(results.p2, oauthCc.name, (r) => r.resource401)
   list.push({
     scenario: "P2 expiry under load",
-    goal: "no failed request",
-    figure: formatSummary(failedP2),
-    met: failedP2.max === 0,
+    goal: "no request sent with an expired token (401)",
+    figure: formatSummary(rejectedP2),
+    met: rejectedP2.max === 0,
     invariant: true
+  })
+  const errorsP2 = loadFigure(results.p2, oauthCc.name, (r) => r.failed - r.resource401)
+  list.push({
+    scenario: "P2 expiry under load",
+    goal: "no transport error",
+    figure: formatSummary(errorsP2),
+    met: errorsP2.max === 0,
+    invariant: false
   })
   const p3 = summarize(results.p3.map((r) => r.effect["oauth-cc provider.get"] / r.effect[p3Limit]))
   list.push({
@@ -244,7 +252,8 @@ export const markdown = (results: Results, contenders: ReadonlyArray<Contender>,
     "P2 p99 ms",
     "P2 max ms",
     "P2 p99 ÷ static",
-    "P2 failed",
+    "P2 401s",
+    "P2 errors",
     "P4 req/s",
     "P4 ÷ static",
     "P5 429s / window",
@@ -271,7 +280,8 @@ export const markdown = (results: Results, contenders: ReadonlyArray<Contender>,
       formatSummary(loadFigure(results.p2, c.name, (r) => r.p99)),
       formatSummary(loadFigure(results.p2, c.name, (r) => r.max)),
       c.baseline ? "1" : formatSummary(loadFigure(results.p2, c.name, ratioToBaseline(c, "p99"))),
-      formatSummary(loadFigure(results.p2, c.name, (r) => r.failed)),
+      formatSummary(loadFigure(results.p2, c.name, (r) => r.resource401)),
+      formatSummary(loadFigure(results.p2, c.name, (r) => r.failed - r.resource401)),
       formatSummary(p4),
       c.baseline ? "1" : formatSummary(p4Ratio),
       c.baseline ? "–" : formatSummary(loadFigure(results.p5, c.name, (r) => r.token429 / windows)),
@@ -289,8 +299,13 @@ export const markdown = (results: Results, contenders: ReadonlyArray<Contender>,
   lines.push(
     `- **P2 expiry under load**: ${plan.p2.callers} callers making authorized requests for ${plan.p2.seconds} s, ` +
       `tokens of ${shortTtlSeconds} s, token endpoint answering in ${tokenDelayMillis} ms; latency of each ` +
-      `authorized request (token + resource). "failed": not 200 (401 from an expired token, or an error). ` +
-      `Token requests exclude the warm-up token.`
+      `authorized request (token + resource). "401s": requests the resource rejected (sent with an expired ` +
+      `token); "errors": no HTTP answer (transport). Token requests exclude the warm-up token.`
+  )
+  lines.push(
+    `- P1 runs after P2–P5: its 10,000-socket stampedes leave tens of thousands of loopback sockets in ` +
+      `TIME_WAIT, which most likely made later connections fail (transport errors for every client, Effect ` +
+      `and undici alike) when P1 ran first in an earlier full run.`
   )
   lines.push(
     `- **P4 throughput**: ${plan.p4.callers} concurrent loops, a 1-hour token (the warm path), ` +
