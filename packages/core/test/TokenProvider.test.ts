@@ -45,6 +45,18 @@ describe("TokenProvider", () => {
         assert.strictEqual(seen.length, 2)
       }))
 
+    it.scoped("counts a token's life from when its request was sent, not when the slow answer arrived", () =>
+      Effect.gen(function*() {
+        const { provider } = yield* setup((_, n) =>
+          Effect.as(Effect.sleep("4 seconds"), { body: tokenBody(n, { expires_in: 60 }) })
+        )
+        const fiber = yield* Effect.fork(provider.get)
+        yield* TestClock.adjust("4 seconds")
+        const token = yield* Fiber.join(fiber)
+        assert.strictEqual(token.issuedAt, 0)
+        assert.strictEqual(token.expiresAt, 60_000)
+      }))
+
     it.scoped("caps the skew at half the lifetime, so short-lived tokens are not refetched on every call", () =>
       Effect.gen(function*() {
         const { provider, seen } = yield* setup((_, n) => ({ body: tokenBody(n, { expires_in: 30 }) }), {

@@ -333,10 +333,11 @@ export const classify = (
   options: Resolved,
   params: Params,
   now: number,
-  scrub: Scrub
+  scrub: Scrub,
+  sentAt: number = now
 ): Either.Either<AccessToken.AccessToken, TokenError.TokenError> => {
   const status = response.status
-  if (status >= 200 && status < 300) return decodeSuccess(response, options, params, now, scrub)
+  if (status >= 200 && status < 300) return decodeSuccess(response, options, params, sentAt, scrub)
   if (status === 429) {
     return Either.left(
       new TokenError.TokenRateLimited({
@@ -470,7 +471,9 @@ export const send = (
   )
 
 /**
- * Sends one token request and classifies the answer.
+ * Sends one token request and classifies the answer. A token's life is counted from when its request
+ * was sent: the server started `expires_in` no earlier, so a slow answer never makes the client think
+ * the token lives longer than the server does.
  *
  * @internal
  */
@@ -481,10 +484,12 @@ export const attempt = (
   params: Params,
   scrub: Scrub
 ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
-  Effect.flatMap(
-    send(client, request, options, scrub),
-    (response) => Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub))
-  )
+  Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+    Effect.flatMap(
+      send(client, request, options, scrub),
+      (response) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub, sentAt))
+    ))
 
 // -----------------------------------------------------------------------------
 // retry policy
