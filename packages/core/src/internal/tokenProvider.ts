@@ -8,7 +8,7 @@ import * as FiberId from "effect/FiberId"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import * as AccessToken from "../AccessToken.js"
+import type * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
 import type * as TokenError from "../TokenError.js"
 import type * as TokenProvider from "../TokenProvider.js"
@@ -82,7 +82,9 @@ export const make = (
     const skew = resolved.refreshSkewMillis
 
     /** The token is served until then. */
-    const serveUntil = (token: AccessToken.AccessToken) => token.expiresAt - AccessToken.effectiveSkew(token, skew)
+    // The hot path: plain arithmetic on numbers (AccessToken.effectiveSkew decodes a Duration each call).
+    const serveUntil = (token: AccessToken.AccessToken) =>
+      token.expiresAt - Math.max(0, Math.min(skew, (token.expiresAt - token.issuedAt) / 2))
     /** One background refresh starts from then. */
     const refreshAt = (token: AccessToken.AccessToken) =>
       token.issuedAt + resolved.refreshAhead * (serveUntil(token) - token.issuedAt)
@@ -221,8 +223,10 @@ export const make = (
           if (cached._tag === "Some") {
             const token = cached.value
             if (now < serveUntil(token)) {
-              const hit = Effect.as(Metric.increment(hitCounter), token)
-              return now < refreshAt(token) ? hit : Effect.zipRight(refreshAhead(key, params, now), hit)
+              // counted synchronously: Metric.increment as an effect costs more than the rest of a hit
+              hitCounter.unsafeUpdate(1, [])
+              const hit = Effect.succeed(token)
+              return now < refreshAt(token) ? hit : Effect.as(refreshAhead(key, params, now), token)
             }
             return miss(key, params, now < token.expiresAt ? token : undefined, now)
           }
