@@ -110,16 +110,6 @@ const main = async () => {
     }
 
     for (let run = 0; run < runs; run++) {
-      log(`run ${run + 1}/${runs}: P1`)
-      const p1: Array<Scenarios.P1Run> = []
-      for (const size of plan.p1Sizes) {
-        const r = await guarded(
-          `P1 ${size}`,
-          () => Scenarios.p1(server, contenders.filter((c) => !c.baseline), size, run)
-        )
-        if (r !== undefined) p1.push(...r)
-      }
-      results.p1.push(p1)
       log(`run ${run + 1}/${runs}: P2`)
       const p2 = await guarded("P2", () => Scenarios.p2(server, contenders, plan, run))
       if (p2 !== undefined) results.p2.push(p2)
