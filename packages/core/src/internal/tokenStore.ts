@@ -23,8 +23,9 @@ export const sameToken = (a: AccessToken.AccessToken, b: AccessToken.AccessToken
 export const makeMemory = (options?: { readonly maxKeys?: number | undefined }): Effect.Effect<TokenStore.Service> =>
   Effect.sync(() => {
     const maxKeys = options?.maxKeys ?? defaultMaxKeys
-    // The Ref holds an immutable snapshot: readers never see a half-made update.
-    const ref = Ref.unsafeMake<ReadonlyMap<string, Entry>>(new Map())
+    // The Ref holds the map; updates change it in place (a copy per insert made filling N keys O(N²)).
+    // Every update is synchronous, so no reader sees a half-made one.
+    const ref = Ref.unsafeMake(new Map<string, Entry>())
     let tick = 0
     const none = Effect.succeed(Option.none<AccessToken.AccessToken>())
     const get = (key: string) =>
@@ -34,34 +35,34 @@ export const makeMemory = (options?: { readonly maxKeys?: number | undefined }):
         entry.used = ++tick
         return Effect.succeed(entry.some)
       })
+    /** Over the bound: drop expired tokens, then the least recently used, in one pass each time. */
+    const evict = (map: Map<string, Entry>, now: number) => {
+      while (map.size > maxKeys) {
+        let oldest: string | undefined
+        let oldestUsed = Infinity
+        for (const [k, e] of map) {
+          if (e.token.expiresAt <= now) {
+            map.delete(k)
+          } else if (e.used < oldestUsed) {
+            oldest = k
+            oldestUsed = e.used
+          }
+        }
+        if (map.size > maxKeys && oldest !== undefined) map.delete(oldest)
+      }
+    }
     const set = (key: string, token: AccessToken.AccessToken) =>
       Effect.flatMap(Clock.currentTimeMillis, (now) =>
         Ref.update(ref, (map) => {
-          const next = new Map(map)
-          next.set(key, { token, some: Option.some(token), used: ++tick })
-          if (next.size > maxKeys) {
-            for (const [k, e] of next) if (e.token.expiresAt <= now) next.delete(k)
-          }
-          while (next.size > maxKeys) {
-            let oldest: string | undefined
-            let oldestUsed = Infinity
-            for (const [k, e] of next) {
-              if (e.used < oldestUsed) {
-                oldest = k
-                oldestUsed = e.used
-              }
-            }
-            next.delete(oldest!)
-          }
-          return next
+          map.set(key, { token, some: Option.some(token), used: ++tick })
+          evict(map, now)
+          return map
         }))
     const remove = (key: string, token?: AccessToken.AccessToken) =>
       Ref.update(ref, (map) => {
         const entry = map.get(key)
-        if (entry === undefined || (token !== undefined && !sameToken(entry.token, token))) return map
-        const next = new Map(map)
-        next.delete(key)
-        return next
+        if (entry !== undefined && (token === undefined || sameToken(entry.token, token))) map.delete(key)
+        return map
       })
     return {
       get,
