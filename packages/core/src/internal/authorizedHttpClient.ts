@@ -120,32 +120,41 @@ export const authorizeWith = <E, R, R2>(
   const retryOn401 = options?.retryOn401 ?? true
   const params = options?.params
   const get = (provider: TokenProvider.Service) => params === undefined ? provider.get : provider.getFor(params)
-  const providerEffect = Effect.isEffect(provider) ? provider : Effect.succeed(provider)
-  const send = (request: HttpClientRequest.HttpClientRequest, token: AccessToken.AccessToken) =>
-    self.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))).pipe(
-      Effect.mapBoth({
-        onFailure: (error) => errorWithCallerRequest(error, request),
-        onSuccess: (response) => withCallerRequest(response, request)
-      })
+  /**
+   * One request with `token`; its response and error carry the caller's request. `onResponse` sees the
+   * raw response: a single `matchEffect` keeps the per-request cost to one step.
+   */
+  const send = <A, E2, R3>(
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken,
+    onResponse: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E2, R3>
+  ) =>
+    Effect.matchEffect(
+      self.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))),
+      {
+        onFailure: (error) => Effect.fail(errorWithCallerRequest(error, request)),
+        onSuccess: onResponse
+      }
     )
-  const execute = (request: HttpClientRequest.HttpClientRequest) =>
-    Effect.flatMap(
-      providerEffect,
-      (provider) =>
-        Effect.flatMap(get(provider), (token) =>
-          Effect.flatMap(send(request, token), (response) => {
-            if (response.status !== 401 || !retryOn401) return Effect.succeed(response)
-            // The server refused this token: drop it (only if it is still the cached one), so later requests
-            // get a fresh one even when this request cannot be replayed.
-            const invalidate = provider.invalidate(token, params)
-            if (!isReplayable(request)) return Effect.as(invalidate, response)
-            return Effect.zipRight(drain(response), invalidate).pipe(
-              Effect.zipRight(get(provider)),
-              Effect.flatMap((fresh) => send(request, fresh)),
-              Effect.withSpan("oauth-cc.authorized.retry-401")
-            )
-          }))
-    )
+  const answer = (request: HttpClientRequest.HttpClientRequest) => (response: HttpClientResponse.HttpClientResponse) =>
+    Effect.succeed(withCallerRequest(response, request))
+  const run = (provider: TokenProvider.Service, request: HttpClientRequest.HttpClientRequest) =>
+    Effect.flatMap(get(provider), (token) =>
+      send(request, token, (response) => {
+        if (response.status !== 401 || !retryOn401) return Effect.succeed(withCallerRequest(response, request))
+        // The server refused this token: drop it (only if it is still the cached one), so later requests
+        // get a fresh one even when this request cannot be replayed.
+        const invalidate = provider.invalidate(token, params)
+        if (!isReplayable(request)) return Effect.as(invalidate, withCallerRequest(response, request))
+        return Effect.zipRight(drain(response), invalidate).pipe(
+          Effect.zipRight(get(provider)),
+          Effect.flatMap((fresh) => send(request, fresh, answer(request))),
+          Effect.withSpan("oauth-cc.authorized.retry-401")
+        )
+      }))
+  const execute = Effect.isEffect(provider)
+    ? (request: HttpClientRequest.HttpClientRequest) => Effect.flatMap(provider, (service) => run(service, request))
+    : (request: HttpClientRequest.HttpClientRequest) => run(provider, request)
   return HttpClient.makeWith(
     (request: Effect.Effect<HttpClientRequest.HttpClientRequest>) => Effect.flatMap(request, execute),
     Effect.succeed
