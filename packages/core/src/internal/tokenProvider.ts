@@ -81,8 +81,10 @@ export const make = (
     const endpoint = resolveEndpoint(client, resolved, scope)
     const skew = resolved.refreshSkewMillis
 
-    /** The token is served until then. */
-    // The hot path: plain arithmetic on numbers (AccessToken.effectiveSkew decodes a Duration each call).
+    /**
+     * The token is served until then. On the hot path: plain arithmetic, the same as
+     * `AccessToken.effectiveSkew` without decoding a `Duration` on every call.
+     */
     const serveUntil = (token: AccessToken.AccessToken) =>
       token.expiresAt - Math.max(0, Math.min(skew, (token.expiresAt - token.issuedAt) / 2))
     /** One background refresh starts from then. */
@@ -112,7 +114,8 @@ export const make = (
     const fetchAndStore = (key: string, params: Endpoint.Params, force: boolean) => {
       const fetchNew = Effect.flatMap(endpoint, (endpoint) => Endpoint.fetch(client, resolved, endpoint, params, scrub))
         .pipe(Effect.tap((token) => store.set(key, token)))
-      if (!store.shared || force) return store.shared ? store.withFetchLock(key, fetchNew) : fetchNew
+      if (!store.shared) return fetchNew
+      if (force) return store.withFetchLock(key, fetchNew)
       return store.withFetchLock(
         key,
         Effect.flatMap(
