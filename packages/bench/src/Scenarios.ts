@@ -353,7 +353,7 @@ export const hotPathVariants = (
             : Effect.void
       )
     ),
-    "+ AccessToken.effectiveSkew twice per hit (= core getKey)": Effect.clockWith((clock) =>
+    "+ AccessToken.effectiveSkew twice per hit (core getKey before the fix)": Effect.clockWith((clock) =>
       Effect.flatMap(store.get(key), (cached) => {
         if (cached._tag !== "Some") return Effect.void
         const t = cached.value
@@ -365,7 +365,7 @@ export const hotPathVariants = (
         return Effect.void
       })
     ),
-    "suggested: bounds precomputed, counter.unsafeUpdate": Effect.clockWith((clock) =>
+    "bounds as arithmetic, counter.unsafeUpdate (core getKey now)": Effect.clockWith((clock) =>
       Effect.flatMap(store.get(key), (cached) => {
         if (cached._tag !== "Some") return Effect.void
         const now = clock.unsafeCurrentTimeMillis()
