@@ -108,6 +108,15 @@ export const isExpired = (token: AccessToken, skew: Duration.DurationInput = 0):
   Effect.map(Clock.currentTimeMillis, (now) => isExpiredAt(token, now, skew))
 
 /**
+ * Whether two tokens carry the same value (what a `TokenStore` compares when asked to drop a given token).
+ *
+ * @since 0.1.0
+ * @category predicates
+ */
+export const isSameValue = (self: AccessToken, that: AccessToken): boolean =>
+  self === that || Redacted.value(self.value) === Redacted.value(that.value)
+
+/**
  * The value of an `Authorization` header carrying this token (`Bearer <token>`).
  * The result holds the secret token: send it, never log it.
  *

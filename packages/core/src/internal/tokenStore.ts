@@ -1,9 +1,8 @@
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
-import type * as AccessToken from "../AccessToken.js"
+import * as AccessToken from "../AccessToken.js"
 import type * as TokenStore from "../TokenStore.js"
 
 interface Entry {
@@ -14,10 +13,6 @@ interface Entry {
 
 /** @internal */
 export const defaultMaxKeys = 1000
-
-/** @internal */
-export const sameToken = (a: AccessToken.AccessToken, b: AccessToken.AccessToken): boolean =>
-  a === b || Redacted.value(a.value) === Redacted.value(b.value)
 
 /** @internal */
 export const makeMemory = (options?: { readonly maxKeys?: number | undefined }): Effect.Effect<TokenStore.Service> =>
@@ -61,7 +56,7 @@ export const makeMemory = (options?: { readonly maxKeys?: number | undefined }):
     const remove = (key: string, token?: AccessToken.AccessToken) =>
       Ref.update(ref, (map) => {
         const entry = map.get(key)
-        if (entry !== undefined && (token === undefined || sameToken(entry.token, token))) map.delete(key)
+        if (entry !== undefined && (token === undefined || AccessToken.isSameValue(entry.token, token))) map.delete(key)
         return map
       })
     return {

@@ -1,4 +1,4 @@
-import type * as AccessToken from "@oauth-cc/core/AccessToken"
+import * as AccessToken from "@oauth-cc/core/AccessToken"
 import * as TokenStore from "@oauth-cc/core/TokenStore"
 import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
@@ -299,7 +299,7 @@ export const make = (
         : Effect.flatMap(command(() => client.get(redisKey)), (sealed) => {
           if (sealed === null) return Effect.void
           const stored = Sealed.open(keys, redisKey, sealed)
-          if (Option.isSome(stored) && !sameToken(stored.value, token)) return Effect.void
+          if (Option.isSome(stored) && !AccessToken.isSameValue(stored.value, token)) return Effect.void
           return command(() => client.eval(compareAndDeleteScript, 1, redisKey, sealed))
         })
       return Effect.zipRight(
@@ -413,9 +413,6 @@ export const make = (
 
     return { get, set, remove, withFetchLock, shared: true } satisfies TokenStore.Service
   })
-
-const sameToken = (a: AccessToken.AccessToken, b: AccessToken.AccessToken): boolean =>
-  a === b || Redacted.value(a.value) === Redacted.value(b.value)
 
 const optional = <A>(config: Config.Config<A>) =>
   Config.option(config).pipe(Config.map((o) => o._tag === "Some" ? o.value : undefined))
