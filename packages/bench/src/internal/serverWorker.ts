@@ -53,7 +53,7 @@ const noStore = { "cache-control": "no-store", "content-type": "application/json
 let config: ServerConfig = { ttlSeconds: 2, tokenDelayMillis: 0 }
 let epoch = performance.now()
 let tokens = new Map<string, number>()
-let counters = {
+const freshCounters = () => ({
   tokenRequests: 0,
   tokenIssued: 0,
   token429: 0,
@@ -61,7 +61,8 @@ let counters = {
   maxTokenInFlight: 0,
   resource200: 0,
   resource401: 0
-}
+})
+let counters = freshCounters()
 let tokenTimes: Array<number> = []
 let rejectedTimes: Array<number> = []
 let inFlight = 0
@@ -72,15 +73,7 @@ const reset = (next: ServerConfig) => {
   config = next
   epoch = performance.now()
   tokens = new Map()
-  counters = {
-    tokenRequests: 0,
-    tokenIssued: 0,
-    token429: 0,
-    token401: 0,
-    maxTokenInFlight: 0,
-    resource200: 0,
-    resource401: 0
-  }
+  counters = freshCounters()
   tokenTimes = []
   rejectedTimes = []
   windowStart = 0
