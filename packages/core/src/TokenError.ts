@@ -147,14 +147,39 @@ export class TokenServerError extends Data.TaggedError("TokenServerError")<{
 }
 
 /**
+ * Why a token request got no complete HTTP answer.
+ *
+ * - `Timeout`, `Network`: a per-attempt timeout; connection refused or reset, DNS failure, a body cut
+ *   short. Retried.
+ * - `UntrustedCertificate`: the server's TLS certificate is not trusted (self-signed, unknown CA,
+ *   expired, not for this host name). Terminal: retrying meets the same certificate.
+ * - `ClientCertificate`: the server refused the client's TLS certificate (mTLS), or none was sent
+ *   where one is required. Terminal.
+ * - `ProxyAuthentication`: the proxy answered 407 Proxy Authentication Required. Terminal.
+ * - `Unexpected`: a defect inside the fetch (the `HttpClient`, the `TokenStore` or oauth-cc itself died).
+ *   Terminal; only the defect's class is kept, never its message.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type TransportReason =
+  | "Timeout"
+  | "Network"
+  | "UntrustedCertificate"
+  | "ClientCertificate"
+  | "ProxyAuthentication"
+  | "Unexpected"
+
+/**
  * The token request never got a complete HTTP answer: connection refused or reset, DNS failure,
- * a per-attempt timeout, a body cut short.
+ * a per-attempt timeout, a body cut short, or a TLS or proxy failure retrying cannot fix (see
+ * `TransportReason`).
  *
  * @since 0.1.0
  * @category errors
  */
 export class TokenTransportError extends Data.TaggedError("TokenTransportError")<{
-  readonly reason: "Timeout" | "Network"
+  readonly reason: TransportReason
   /** A one-line description of the cause (never the request, which holds credentials). */
   readonly detail: string
   /** Token requests made before giving up. */
@@ -162,9 +187,9 @@ export class TokenTransportError extends Data.TaggedError("TokenTransportError")
 }> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
-  /** @since 0.1.0 */
+  /** Only `Timeout` and `Network` are retried. @since 0.1.0 */
   get retryable(): boolean {
-    return true
+    return this.reason === "Timeout" || this.reason === "Network"
   }
   /** @since 0.1.0 */
   override get message(): string {

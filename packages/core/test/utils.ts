@@ -3,6 +3,9 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import type * as Net from "node:net"
 
 /** The canary secret: no error message, log line or span may ever contain it. */
 export const canarySecret = "s3cr3t-CANARY-f00d"
@@ -54,3 +57,44 @@ export const tokenBody = (n: number, extra: object = {}) => ({
   expires_in: 3600,
   ...extra
 })
+
+/**
+ * A `node:http` server on 127.0.0.1 written by the test (the attacker's side), closed with the scope.
+ * `url` is its origin, `requests` every request it got (method, path, headers).
+ */
+export const httpServer = (
+  handler: (request: Http.IncomingMessage, response: Http.ServerResponse) => void
+): Effect.Effect<
+  {
+    readonly url: string
+    readonly requests: Array<
+      { readonly method: string; readonly path: string; readonly headers: Http.IncomingHttpHeaders }
+    >
+  },
+  never,
+  Scope.Scope
+> =>
+  Effect.acquireRelease(
+    Effect.async<{ server: Http.Server; url: string; requests: Array<any> }>((resume) => {
+      const requests: Array<any> = []
+      const server = Http.createServer((request, response) => {
+        requests.push({ method: request.method ?? "", path: request.url ?? "", headers: request.headers })
+        handler(request, response)
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as Net.AddressInfo
+        resume(Effect.succeed({ server, url: `http://127.0.0.1:${port}`, requests }))
+      })
+    }),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+/** Answers with JSON. */
+export const sendJson = (response: Http.ServerResponse, status: number, body: string, headers = {}) => {
+  response.writeHead(status, { "content-type": "application/json", ...headers })
+  response.end(body)
+}

@@ -13,7 +13,7 @@ import { identity } from "effect/Function"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
-import * as ParseResult from "effect/ParseResult"
+import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
@@ -200,7 +200,12 @@ export interface RawResponse {
   readonly body: string
 }
 
-/** Masks occurrences of the client secret in text the server sent back. @internal */
+/**
+ * Masks occurrences of the client secret in text the server sent back. Not stripped from the declarations:
+ * the `oauth-cc` CLI of `@oauth-cc/node-adapter` masks what it prints with `makeScrub`.
+ *
+ * @since 0.2.0
+ */
 export type Scrub = (text: string) => string
 
 const clip = (text: string, max = 200): string => text.length > max ? `${text.slice(0, max)}…` : text
@@ -228,6 +233,28 @@ const rejected = (status: number, body: unknown, scrub: Scrub): Option.Option<To
       errorDescription: e.error_description === undefined ? undefined : clip(scrub(e.error_description)),
       errorUri: e.error_uri === undefined ? undefined : clip(scrub(e.error_uri))
     }))
+
+/**
+ * The member the first issue is about, read from the issue tree. Never formatted: a formatter renders
+ * the offending value, and a value nested 100,000 levels deep overflows the stack while it is rendered.
+ */
+const firstKey = (issue: ParseResult.ParseIssue): PropertyKey | undefined => {
+  switch (issue._tag) {
+    case "Pointer": {
+      const path: ParseResult.Path = issue.path
+      return Array.isArray(path) ? path[0] : path as PropertyKey
+    }
+    case "Composite": {
+      const first = Array.isArray(issue.issues) ? issue.issues[0] : issue.issues
+      return first === undefined ? undefined : firstKey(first as ParseResult.ParseIssue)
+    }
+    case "Refinement":
+    case "Transformation":
+      return firstKey(issue.issue)
+    default:
+      return undefined
+  }
+}
 
 const fieldReason = (path: PropertyKey | undefined): TokenError.TokenResponseInvalid["reason"] => {
   switch (path) {
@@ -280,8 +307,7 @@ export const decodeSuccess = (
   }
   const decoded = decodeTokenResponse(body)
   if (Either.isLeft(decoded)) {
-    const issues = ParseResult.ArrayFormatter.formatErrorSync(decoded.left)
-    const reason = fieldReason(issues[0]?.path[0])
+    const reason = fieldReason(firstKey(decoded.left.issue))
     return Either.left(invalid(status, reason, fieldDetail[reason]))
   }
   const fields = decoded.right
@@ -640,14 +666,40 @@ export const fetch = (
     })
   })
 
+/**
+ * A defect inside a fetch as a terminal `TokenTransportError("Unexpected")`. Only the defect's class is
+ * kept: its message may quote a server's body or a request.
+ *
+ * @internal
+ */
+export const defectAsFailure = <A, R>(
+  self: Effect.Effect<A, TokenError.TokenError, R>
+): Effect.Effect<A, TokenError.TokenError, R> =>
+  Effect.catchAllDefect(self, (defect) =>
+    Effect.fail(
+      new TokenError.TokenTransportError({
+        reason: "Unexpected",
+        detail: `unexpected ${
+          defectName(defect)
+        } inside the token fetch (a defect of the HttpClient, the TokenStore or oauth-cc)`,
+        attempts: 1
+      })
+    ))
+
+const defectName = (defect: unknown): string => {
+  if (defect instanceof Error) return /^[A-Za-z0-9_$]{1,40}$/.test(defect.name) ? defect.name : "Error"
+  return defect === null ? "null" : typeof defect
+}
+
 const outcomeOf = (cause: Cause.Cause<TokenError.TokenError>): string =>
   Option.match(Cause.failureOption(cause), { onNone: () => "interrupted", onSome: (error) => error._tag })
 
 /**
  * A scrubber masking, in text that came back from the server, the secret (raw and encoded) and the
  * Basic credentials that carry it (base64 of `id:secret`, in either encoding, which decode trivially).
+ * Not stripped from the declarations: the `oauth-cc` CLI of `@oauth-cc/node-adapter` uses it.
  *
- * @internal
+ * @since 0.2.0
  */
 export const makeScrub = (secret: Redacted.Redacted<string> | undefined, clientId: string): Scrub => {
   if (secret === undefined) return identity

@@ -136,6 +136,9 @@ export const make = (
       // onExit, not exit + flatMap: the Deferred is completed even when the fiber is interrupted before
       // it starts (its scope closed), so waiters never hang.
       return fetchAndStore(key, params, force).pipe(
+        // a defect (a dying HttpClient or store, a bug) is a failure like any other: it reaches the callers
+        // as a TokenError and starts the cooldown
+        Endpoint.defectAsFailure,
         Effect.onExit((exit) =>
           Effect.clockWith((clock) => {
             const now = clock.unsafeCurrentTimeMillis()
