@@ -37,3 +37,8 @@ export * as TokenProvider from "./TokenProvider.js"
  * @since 0.1.0
  */
 export * as TokenStore from "./TokenStore.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as DPoP from "./DPoP.js"
