@@ -94,6 +94,57 @@ export const tlsOptions = (
   return options as Undici.buildConnector.BuildOptions
 }
 
+/** CONNECTs tried in a row before a socket error on a proxy tunnel is final. @internal */
+export const maxTunnelAttempts = 3
+
+/**
+ * A tunnel's CONNECT failed with a socket error (the proxy hung up before a complete answer) on
+ * `maxTunnelAttempts` connections in a row: probably not a proxy at all.
+ *
+ * @internal
+ */
+export class ProxyTunnelError extends Error {
+  readonly code = "OAUTH_CC_PROXY_TUNNEL"
+  constructor(readonly attempts: number, cause: unknown) {
+    super(`the proxy closed ${attempts} connections in a row before answering CONNECT (is it an HTTP proxy?)`, {
+      cause
+    })
+    this.name = "ProxyTunnelError"
+  }
+}
+
+/** undici retries a connection whose connector failed with these at once and without limit. */
+const retriedByUndici = new Set(["UND_ERR_SOCKET", "UND_ERR_INFO"])
+
+/**
+ * A connector that lets undici retry a socket error `maxTunnelAttempts` times in a row, then fails
+ * the queued requests with a `ProxyTunnelError`. undici 7's `ProxyAgent` reports a proxy that closes
+ * the socket on CONNECT as such a socket error, and undici reconnects at once, forever.
+ */
+const boundedConnector = (connect: Undici.buildConnector.connector): Undici.buildConnector.connector => {
+  let failures = 0
+  return (options, callback) =>
+    connect(options, (...args) => {
+      const [error] = args
+      if (error === null || !retriedByUndici.has((error as { code?: unknown }).code as string)) {
+        failures = 0
+        return callback(...args)
+      }
+      failures++
+      if (failures < maxTunnelAttempts) return callback(error, null)
+      const attempts = failures
+      failures = 0
+      callback(new ProxyTunnelError(attempts, error), null)
+    })
+}
+
+/** undici's own factory (a `Client` for one connection, else a `Pool`) with a bounded connector. */
+const factory = (origin: string | URL, options: object): Undici.Dispatcher => {
+  const { connect, connections } = options as Undici.Pool.Options
+  const bounded = typeof connect === "function" ? { ...options, connect: boundedConnector(connect) } : options
+  return connections === 1 ? new Undici.Client(origin, bounded) : new Undici.Pool(origin, bounded)
+}
+
 /** @internal */
 export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Options => {
   const keepAlive = options.keepAlive ?? {}
@@ -104,7 +155,8 @@ export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Optio
       keepAliveMaxTimeout: toMillis(keepAlive.maxIdleTimeout, "60 seconds"),
       connections: keepAlive.connections ?? 64
     }),
-    ...(connect === undefined ? {} : { connect })
+    ...(connect === undefined ? {} : { connect }),
+    factory
   }
 }
 
