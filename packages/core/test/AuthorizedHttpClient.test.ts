@@ -1,5 +1,6 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -164,6 +165,24 @@ describe("AuthorizedHttpClient", () => {
       for (const attempt of [outside.get("https://x.test/api/b"), inside.get("https://x.test/api/c")]) {
         const error = yield* Effect.flip(attempt)
         assert.strictEqual(error._tag, "ResponseError")
+        for (const text of [inspect(error, { depth: 10 }), JSON.stringify(error), String(error)]) {
+          assert.notMatch(text, /tok-\d/)
+        }
+      }
+    }))
+
+  it.scoped("the body readers' errors never carry the request that held the token", () =>
+    Effect.gen(function*() {
+      const w = world(() => ({ status: 200, headers: { "content-type": "text/html" }, body: "<html>" }))
+      const client = yield* clientFor(w)
+      const readers = [
+        (r: HttpClientResponse.HttpClientResponse) => r.json,
+        (r: HttpClientResponse.HttpClientResponse) => r.formData
+      ]
+      for (const read of readers) {
+        const error = yield* Effect.flip(read(yield* client.get("https://x.test/api/page")))
+        assert.strictEqual(error._tag, "ResponseError")
+        assert.isUndefined(error.request.headers["authorization"])
         for (const text of [inspect(error, { depth: 10 }), JSON.stringify(error), String(error)]) {
           assert.notMatch(text, /tok-\d/)
         }

@@ -51,24 +51,34 @@ class CallerResponse implements HttpClientResponse.HttpClientResponse {
   get remoteAddress() {
     return this.response.remoteAddress
   }
+  // The body readers of the inner response build their errors from the request that carried the token:
+  // each error is rebuilt around the caller's request (and this response).
   get formData() {
-    return this.response.formData
+    return Effect.mapError(this.response.formData, this.callerError)
   }
   get text() {
-    return this.response.text
+    return Effect.mapError(this.response.text, this.callerError)
   }
   get json() {
-    return this.response.json
+    return Effect.mapError(this.response.json, this.callerError)
   }
   get urlParamsBody() {
-    return this.response.urlParamsBody
+    return Effect.mapError(this.response.urlParamsBody, this.callerError)
   }
   get arrayBuffer() {
-    return this.response.arrayBuffer
+    return Effect.mapError(this.response.arrayBuffer, this.callerError)
   }
   get stream() {
-    return this.response.stream
+    return Stream.mapError(this.response.stream, this.callerError)
   }
+  private readonly callerError = (error: HttpClientError.ResponseError): HttpClientError.ResponseError =>
+    new HttpClientError.ResponseError({
+      request: this.request,
+      response: this,
+      reason: error.reason,
+      cause: error.cause,
+      ...(error.description === undefined ? {} : { description: error.description })
+    })
   toJSON(): unknown {
     const json = this.response.toJSON()
     return { ...(typeof json === "object" && json !== null ? json : {}), request: this.request.toJSON() }
