@@ -284,6 +284,61 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
       assert.isTrue(elapsed >= 550 && elapsed < 2000, `took over after ${elapsed} ms`)
     }))
 
+  /**
+   * Lock polls the waiter sends in `windowMillis` with `pollInterval` doubling up to `maxPollInterval`, plus
+   * slack for the first attempt and the one after the lock frees: backoff, never a busy loop (about 500 polls a
+   * second before, one per millisecond).
+   */
+  const pollBound = (windowMillis: number, pollInterval: number, maxPollInterval: number) => {
+    let polls = 2
+    for (
+      let waited = 0, interval = pollInterval;
+      waited < windowMillis;
+      interval = Math.min(interval * 2, maxPollInterval)
+    ) {
+      waited += interval
+      polls++
+    }
+    return polls
+  }
+
+  it.scoped("a lock without expiry (PTTL -1) gets one: the waiter backs off and takes over after lockTimeout", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const lockKey = yield* lockKeyOf(prefix, "key")
+      const b = yield* storeFor(server, prefix, { lockTimeout: 600, maxWait: 20_000 })
+      yield* Effect.promise(() => server.cli("SET", lockKey, "no-expiry"))
+      const before = yield* commandCalls(server, "eval")
+      const [result, elapsed] = yield* elapsedOf(b.withFetchLock("key", Effect.succeed("b fetched")))
+      const polls = (yield* commandCalls(server, "eval")) - before
+      assert.strictEqual(result, "b fetched")
+      assert.isTrue(elapsed >= 550 && elapsed < 10_000, `took over after ${elapsed} ms`)
+      // Each poll is one EVAL; the fetch's release is one more.
+      assert.isAtMost(polls, pollBound(elapsed, 25, 500) + 1, `${polls} polls in ${elapsed} ms`)
+    }))
+
+  it.scoped("a lock kept without expiry by someone else: the waiter backs off and fetches itself after maxWait", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const lockKey = yield* lockKeyOf(prefix, "key")
+      const b = yield* storeFor(server, prefix, { lockTimeout: 5000, maxWait: 1500 })
+      const squat = Effect.promise(() => server.cli("SET", lockKey, "squatter"))
+      yield* squat
+      yield* Effect.forkScoped(Effect.forever(Effect.zipRight(Effect.sleep("100 millis"), squat)))
+      const before = yield* commandCalls(server, "eval")
+      const [result, elapsed] = yield* elapsedOf(
+        b.withFetchLock("key", Effect.succeed("b fetched")).pipe(Effect.provide(Logger.remove(Logger.defaultLogger)))
+      )
+      const polls = (yield* commandCalls(server, "eval")) - before
+      assert.strictEqual(result, "b fetched")
+      assert.isTrue(elapsed >= 1450 && elapsed < 15_000, `fetched after ${elapsed} ms`)
+      assert.isAtMost(polls, pollBound(elapsed, 25, 500), `${polls} polls in ${elapsed} ms`)
+      const pttl = Number((yield* Effect.promise(() => server.cli("PTTL", lockKey))).trim())
+      assert.isTrue(pttl === -1 || pttl > 0, "the squatter's own SET, or the expiry the waiter gave it")
+    }))
+
   it.scoped("a holder releases only its own lock", () =>
     Effect.gen(function*() {
       const server = yield* Redis

@@ -117,7 +117,9 @@ const resolve = (options: RedisTokenStore.Options): Resolved => {
  * One round trip of the lock protocol, atomic: a token newer than the caller's (its expiry, in clear in the
  * sealed value, is later) is returned for adoption; else the lock is taken if free; else the lock's
  * remaining time is returned. Reading and locking in one script leaves no gap where a holder could store
- * a token and release between a waiter's read and its lock attempt.
+ * a token and release between a waiter's read and its lock attempt. A lock without expiry (set by hand, by
+ * an attacker or by a crashed old version; ours always carry one) is given `lockTimeout`, so it cannot
+ * block the key forever.
  */
 const acquireScript = `
 local v = redis.call("GET", KEYS[1])
@@ -127,7 +129,12 @@ if v and string.sub(v, 1, 3) == "v1." then
   if exp and exp > tonumber(ARGV[1]) then return {1, v} end
 end
 if redis.call("SET", KEYS[2], ARGV[2], "NX", "PX", ARGV[3]) then return {2, ""} end
-return {0, tostring(redis.call("PTTL", KEYS[2]))}
+local ttl = redis.call("PTTL", KEYS[2])
+if ttl == -1 then
+  redis.call("PEXPIRE", KEYS[2], ARGV[3])
+  ttl = tonumber(ARGV[3])
+end
+return {0, tostring(ttl)}
 `
 
 /** Extends the lock only if this process still holds it. */
@@ -403,7 +410,13 @@ export const make = (
                 yield* Effect.logWarning("RedisTokenStore: gave up waiting for the fetch lock; fetching here")
                 return yield* fetch
               }
-              const wait = Math.max(1, Math.min(interval, step.remainingMillis + 1, deadline - now))
+              // Wake when the lock expires if that is sooner, but never sooner than `pollInterval`: a lock
+              // whose remaining time does not shrink (kept without expiry) must not turn this into a busy loop.
+              const left = deadline - now
+              const wait = Math.max(
+                Math.min(resolved.pollIntervalMillis, left),
+                Math.min(interval, step.remainingMillis + 1, left)
+              )
               yield* Effect.sleep(Duration.millis(wait))
               interval = Math.min(interval * 2, resolved.maxPollIntervalMillis)
             }
