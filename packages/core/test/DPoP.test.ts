@@ -7,6 +7,7 @@ import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, type JWK, jwtVerify } from "jose"
 import { generateKeyPairSync, type KeyObject, webcrypto } from "node:crypto"
+import { readFileSync } from "node:fs"
 import { inspect } from "node:util"
 import { afterEach, vi } from "vitest"
 import * as DPoP from "../src/DPoP.js"
@@ -286,6 +287,21 @@ describe("DPoP keys", () => {
         assert.strictEqual(error.reason, reason)
       }
     }))
+})
+
+describe("DPoP on a plain Web platform", () => {
+  it("the modules import only effect, jose and each other: no node: module (Web Crypto through jose)", () => {
+    for (const file of ["../src/DPoP.ts", "../src/internal/dpop.ts"]) {
+      const source = readFileSync(new URL(file, import.meta.url), "utf8")
+      const imports = [...source.matchAll(/^import\s+(type\s+)?[^"]*"([^"]+)"/gm)]
+        .filter(([, typeOnly]) => typeOnly === undefined)
+        .map(([, , from]) => from!)
+      assert.isNotEmpty(imports)
+      for (const from of imports) assert.match(from, /^(effect\/|jose$|\.\.?\/)/, `${file} imports ${from}`)
+      const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "")
+      assert.notMatch(code, /\b(Buffer|require|process)\b[.(]/, file)
+    }
+  })
 })
 
 describe("DPoP renderings", () => {
