@@ -6,8 +6,10 @@
  * fresh token is fetched (single-flight: 100 requests failing together cause one token request), and
  * the request is sent once more, when its body can be replayed (not a stream). A second 401 is
  * returned as it is. A request is never sent without a token: when none can be had, the caller gets
- * the `TokenError`.
+ * the `TokenError`. A token is only sent over TLS (or to loopback): a request to another `http:` URL fails
+ * with a `RequestError` before anything is sent, unless `allowInsecureHttp` is set.
  *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-5.3
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  * @since 0.1.0
@@ -33,6 +35,16 @@ export interface Options {
    * e.g. one audience per downstream API.
    */
   readonly params?: TokenProvider.Params | undefined
+  /**
+   * Send the token over plain `http:` to hosts that are not loopback. Off by default: a request to such
+   * a URL fails with a `RequestError` (`InvalidUrl`) before anything is sent, and before a token is
+   * fetched when the URL is absolute (RFC 6750 §5.3: bearer tokens only over TLS). Loopback
+   * (127.0.0.0/8, `[::1]`, `localhost` and `*.localhost`) is always allowed. Default: false.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc6750#section-5.3
+   * @since 0.2.0
+   */
+  readonly allowInsecureHttp?: boolean | undefined
 }
 
 /**
@@ -76,15 +88,20 @@ export const authorize: {
   (
     provider: TokenProvider.Service,
     options?: Options
-  ): <E, R>(self: HttpClient.HttpClient.With<E, R>) => HttpClient.HttpClient.With<E | TokenError.TokenError, R>
+  ): <E, R>(
+    self: HttpClient.HttpClient.With<E, R>
+  ) => HttpClient.HttpClient.With<E | TokenError.TokenError | HttpClientError.RequestError, R>
   <E, R>(
     self: HttpClient.HttpClient.With<E, R>
-  ): HttpClient.HttpClient.With<E | TokenError.TokenError, R | TokenProvider.TokenProvider>
+  ): HttpClient.HttpClient.With<
+    E | TokenError.TokenError | HttpClientError.RequestError,
+    R | TokenProvider.TokenProvider
+  >
   <E, R>(
     self: HttpClient.HttpClient.With<E, R>,
     provider: TokenProvider.Service,
     options?: Options
-  ): HttpClient.HttpClient.With<E | TokenError.TokenError, R>
+  ): HttpClient.HttpClient.With<E | TokenError.TokenError | HttpClientError.RequestError, R>
 } = internal.authorize as any
 
 /**

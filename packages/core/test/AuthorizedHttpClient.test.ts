@@ -189,6 +189,61 @@ describe("AuthorizedHttpClient", () => {
       }
     }))
 
+  describe("bearer tokens only over TLS (RFC 6750 §5.3)", () => {
+    const refused = [
+      "http://api.example.test/orders",
+      "http://10.0.0.1/orders",
+      "http://127.0.0.1.nip.io/orders",
+      "http://localhost.example.com/orders",
+      "HTTP://API.EXAMPLE.TEST/orders",
+      "http://[::ffff:7f00:1]/orders",
+      "ws://api.example.test/orders"
+    ]
+    const allowed = [
+      "https://api.example.test/api/a",
+      "http://127.0.0.1:8080/api/b",
+      "http://127.9.8.7/api/c",
+      "http://localhost:9000/api/d",
+      "http://[::1]:9000/api/e"
+    ]
+
+    it.scoped("a non-loopback http: URL fails with RequestError(InvalidUrl): no token fetched, nothing sent", () =>
+      Effect.gen(function*() {
+        const w = world()
+        const client = yield* clientFor(w)
+        for (const url of refused) {
+          const error = yield* Effect.flip(client.get(url))
+          assert.strictEqual(error._tag, "RequestError", url)
+          assert.strictEqual(error._tag === "RequestError" && error.reason, "InvalidUrl", url)
+          assert.include(error.message, "RFC 6750")
+        }
+        assert.strictEqual(w.fake.seen.length, 0, "no token request, no resource request")
+        for (const url of allowed) assert.strictEqual((yield* client.get(url)).status, 200, url)
+      }))
+
+    it.scoped("the URL the wrapped client really sends to is checked (prependUrl inside): the token never leaves", () =>
+      Effect.gen(function*() {
+        const w = world()
+        const provider = yield* TokenProvider.make(baseOptions).pipe(
+          Effect.provideService(HttpClient.HttpClient, w.fake.client)
+        )
+        const inner = w.fake.client.pipe(HttpClient.mapRequest(HttpClientRequest.prependUrl("http://api.example.test")))
+        const client = AuthorizedHttpClient.authorize(inner, provider)
+        const error = yield* Effect.flip(client.get("/api/orders"))
+        assert.strictEqual(error._tag, "RequestError")
+        assert.strictEqual(w.resourceRequests().length, 0)
+        if (error._tag === "RequestError") assert.isUndefined(error.request.headers["authorization"])
+      }))
+
+    it.scoped("allowInsecureHttp sends the token over plain http", () =>
+      Effect.gen(function*() {
+        const w = world()
+        const client = yield* clientFor(w, { allowInsecureHttp: true })
+        assert.strictEqual((yield* client.get("http://api.example.test/api/x")).status, 200)
+        assert.strictEqual(w.resourceRequests()[0]!.headers["authorization"], "Bearer tok-1")
+      }))
+  })
+
   it.scoped("retryOn401: false returns the first 401", () =>
     Effect.gen(function*() {
       const w = world(() => ({ status: 401 }))

@@ -152,6 +152,12 @@ describe("TokenProvider with issuer", () => {
       "InsecureTokenEndpoint",
       "https"
     ],
+    [
+      "an https issuer naming an http token endpoint on loopback (a downgrade)",
+      { body: metadata({ token_endpoint: "http://127.0.0.1:8080/token" }) },
+      "InsecureTokenEndpoint",
+      "the issuer is https"
+    ],
     ["a document that is not JSON", { body: "<html/>" }, "InvalidMetadata", "not JSON"],
     ["a document without token_endpoint", { body: { issuer } }, "InvalidMetadata", "token_endpoint"],
     ["no document at either URL", { status: 404 }, "NotFound", "404"],

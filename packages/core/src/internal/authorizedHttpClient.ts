@@ -1,3 +1,4 @@
+import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -11,6 +12,7 @@ import * as AccessToken from "../AccessToken.js"
 import type * as AuthorizedHttpClient from "../AuthorizedHttpClient.js"
 import type * as TokenError from "../TokenError.js"
 import * as TokenProvider from "../TokenProvider.js"
+import { isLoopback } from "./clientCredentials.js"
 
 /** A request can be sent again when its body is in memory. @internal */
 export const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
@@ -117,6 +119,33 @@ export const errorWithCallerRequest = <E>(error: E, request: HttpClientRequest.H
   }) as E
 }
 
+/**
+ * Whether a bearer token may go to `url` (RFC 6750 §5.3): `https:`, or `http:` on a loopback host
+ * (127.0.0.0/8, `[::1]`, `localhost` and its subdomains, as for the token endpoint). A relative URL is judged once the client has made it absolute.
+ *
+ * @internal
+ */
+export const bearerAllowed = (url: string): boolean => {
+  if (url.startsWith("https://")) return true
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return true
+  }
+  if (parsed.protocol === "https:") return true
+  return parsed.protocol === "http:" && isLoopback(parsed)
+}
+
+/** The refusal, around the caller's request (never one holding the token). @internal */
+export const insecureRefusal = (request: HttpClientRequest.HttpClientRequest): HttpClientError.RequestError =>
+  new HttpClientError.RequestError({
+    request: HttpClientRequest.modify(request, { headers: Headers.remove(request.headers, "authorization") }),
+    reason: "InvalidUrl",
+    description: "refusing to send a bearer token over plain http to a host that is not loopback (RFC 6750 §5.3); " +
+      "use https, or set allowInsecureHttp"
+  })
+
 /** Reads and discards the refused answer's body (bounded), so its connection can serve the replay. */
 const drain = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
   response.stream.pipe(Stream.take(64), Stream.runDrain, Effect.timeout("1 second"), Effect.ignore)
@@ -126,8 +155,17 @@ export const authorizeWith = <E, R, R2>(
   self: HttpClient.HttpClient.With<E, R>,
   provider: TokenProvider.Service | Effect.Effect<TokenProvider.Service, never, R2>,
   options?: AuthorizedHttpClient.Options
-): HttpClient.HttpClient.With<E | TokenError.TokenError, R | R2> => {
+): HttpClient.HttpClient.With<E | TokenError.TokenError | HttpClientError.RequestError, R | R2> => {
   const retryOn401 = options?.retryOn401 ?? true
+  const insecure = options?.allowInsecureHttp === true
+  // the URL the wrapped client really sends to (after its own `prependUrl` and the like) is checked
+  // once the header is set, before anything is sent
+  const inner: HttpClient.HttpClient.With<E | HttpClientError.RequestError, R> = insecure
+    ? self
+    : HttpClient.mapRequestEffect(
+      self,
+      (request) => bearerAllowed(request.url) ? Effect.succeed(request) : Effect.fail(insecureRefusal(request))
+    )
   const params = options?.params
   const get = (provider: TokenProvider.Service) => params === undefined ? provider.get : provider.getFor(params)
   /**
@@ -140,7 +178,7 @@ export const authorizeWith = <E, R, R2>(
     onResponse: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E2, R3>
   ) =>
     Effect.matchEffect(
-      self.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))),
+      inner.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))),
       {
         onFailure: (error) => Effect.fail(errorWithCallerRequest(error, request)),
         onSuccess: onResponse
@@ -162,9 +200,14 @@ export const authorizeWith = <E, R, R2>(
           Effect.withSpan("oauth-cc.authorized.retry-401")
         )
       }))
-  const execute = Effect.isEffect(provider)
+  const checked = Effect.isEffect(provider)
     ? (request: HttpClientRequest.HttpClientRequest) => Effect.flatMap(provider, (service) => run(service, request))
     : (request: HttpClientRequest.HttpClientRequest) => run(provider, request)
+  // an absolute URL is checked up front too, so that no token is fetched for a request that cannot carry it
+  const execute = insecure ?
+    checked :
+    (request: HttpClientRequest.HttpClientRequest) =>
+      bearerAllowed(request.url) ? checked(request) : Effect.fail(insecureRefusal(request))
   return HttpClient.makeWith(
     (request: Effect.Effect<HttpClientRequest.HttpClientRequest>) => Effect.flatMap(request, execute),
     Effect.succeed

@@ -131,12 +131,18 @@ export const discover = (
             attempts
           ))
         }
+        // the loopback exemption (and allowInsecureHttp) is for URLs the user configured: an https issuer
+        // never sends the client's credentials to an http endpoint because its metadata says so
         const url = validateUrl("token_endpoint", metadata.token_endpoint, options.allowInsecureHttp)
-        if (Either.isLeft(url)) {
+        const downgrade = new URL(issuer).protocol === "https:" && Either.isRight(url) &&
+          url.right.protocol !== "https:"
+        if (downgrade || Either.isLeft(url)) {
           return Effect.fail(failed(
             issuer,
             "InsecureTokenEndpoint",
-            `token_endpoint ${clip(metadata.token_endpoint)} is not usable: it must be https (http only on loopback)`,
+            `token_endpoint ${clip(metadata.token_endpoint)} is not usable: it must be https${
+              downgrade ? " (the issuer is https)" : " (http only on loopback)"
+            }`,
             attempts
           ))
         }
