@@ -89,7 +89,7 @@ export const make: (
  * ```ts
  * import { FetchHttpClient } from "@effect/platform"
  * import { TokenProvider } from "@oauth-cc/core"
- * import { Effect, Redacted } from "effect"
+ * import { Layer, Redacted } from "effect"
  *
  * const TokenProviderLive = TokenProvider.layer({
  *   tokenUrl: "https://auth.example.com/oauth/token",
