@@ -5,7 +5,7 @@
 import { existsSync } from "node:fs"
 
 const checkout = existsSync(new URL("../tsconfig.json", import.meta.url))
-const dist = new URL("../dist/bin.js", import.meta.url)
+const dist = new URL("../dist/esm/bin.js", import.meta.url)
 if (!checkout && existsSync(dist)) {
   await import(dist.href)
 } else {

@@ -2,7 +2,7 @@
 // Runs the built CLI when the package is built (published), else the TypeScript source through tsx.
 import { existsSync } from "node:fs"
 
-const dist = new URL("../dist/bin.js", import.meta.url)
+const dist = new URL("../dist/esm/bin.js", import.meta.url)
 if (existsSync(dist)) {
   await import(dist.href)
 } else {
