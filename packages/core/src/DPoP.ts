@@ -14,6 +14,7 @@
  * @see https://www.rfc-editor.org/rfc/rfc9449
  * @since 0.2.0
  */
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Data from "effect/Data"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
@@ -347,3 +348,33 @@ export interface NonceStore {
  */
 export const makeNonceStore: (options?: { readonly capacity?: number | undefined }) => NonceStore =
   internal.makeNonceStore
+
+/**
+ * Sets a fresh proof on a request as its `DPoP` header: `htm` is the request's method, `htu` its full
+ * URL (query and fragment dropped), `nonce` the one `nonces` keeps for its origin, and `ath` the hash of
+ * `accessToken` when one goes with the request (`Authorization: DPoP <token>`, set by the caller).
+ * Call it once per attempt: every proof has a new `jti`.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.1
+ * @since 0.2.0
+ * @category requests
+ */
+export const setProof: (
+  request: HttpClientRequest.HttpClientRequest,
+  options: {
+    readonly proofer: Proofer
+    readonly nonces?: NonceStore | undefined
+    readonly accessToken?: string | Redacted.Redacted<string> | undefined
+  }
+) => Effect.Effect<HttpClientRequest.HttpClientRequest, DPoPProofError> = internal.setProof
+
+/**
+ * Runs an effect with `dpop` among the header names `@effect/platform` redacts when a request or its
+ * headers are rendered (logs, spans, errors): a proof can be replayed within its window, so it is shown
+ * as `<redacted>` like the `Authorization` header.
+ *
+ * @since 0.2.0
+ * @category requests
+ */
+export const withRedactedProofHeader: <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> =
+  internal.withRedactedProofHeader

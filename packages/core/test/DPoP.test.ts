@@ -1,7 +1,12 @@
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Inspectable from "effect/Inspectable"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
@@ -289,6 +294,56 @@ describe("DPoP keys", () => {
     }))
 })
 
+describe("DPoP.setProof", () => {
+  it.effect("a proof for the request's method and full URL, with the origin's kept nonce and ath", () =>
+    Effect.gen(function*() {
+      const proofer = yield* DPoP.make({ key: ec.privateKey })
+      const nonces = DPoP.makeNonceStore()
+      yield* nonces.set("https://rs.example.test/", "n-7" as DPoP.Nonce)
+      const request = HttpClientRequest.put("https://rs.example.test/items/1#top").pipe(
+        HttpClientRequest.setUrlParam("q", "1"),
+        HttpClientRequest.setHeader("authorization", "DPoP tok")
+      )
+      const signed = yield* DPoP.setProof(request, { proofer, nonces, accessToken: Redacted.make("tok") })
+      assert.strictEqual(signed.headers.authorization, "DPoP tok")
+      const { payload } = yield* verify(Redacted.make(signed.headers.dpop!), "ES256")
+      assert.strictEqual(payload.htm, "PUT")
+      assert.strictEqual(payload.htu, "https://rs.example.test/items/1")
+      assert.strictEqual(payload.nonce, "n-7")
+      assert.strictEqual(payload.ath, yield* DPoP.ath("tok"))
+      const other = yield* DPoP.setProof(HttpClientRequest.get("https://other.example.test/"), { proofer, nonces })
+      const otherPayload = decode(other.headers.dpop!.split(".")[1]!)
+      assert.notProperty(otherPayload, "nonce")
+      assert.notProperty(otherPayload, "ath")
+      const error = yield* failure(DPoP.setProof(HttpClientRequest.get("/relative"), { proofer }))
+      assert.strictEqual(error.reason, "InvalidUrl")
+    }))
+
+  it.effect("withRedactedProofHeader: logs and span headers show the DPoP header redacted (not by default)", () =>
+    Effect.gen(function*() {
+      const proofer = yield* DPoP.make({ key: ec.privateKey })
+      const signed = yield* DPoP.setProof(HttpClientRequest.get("https://rs.example.test/"), { proofer })
+      const signature = signed.headers.dpop!.split(".")[2]!
+      const lines: Array<string> = []
+      const logger = Logger.make(({ message }) => void lines.push(Inspectable.toStringUnknown(message)))
+      // what the platform's HttpClient records in its spans, and what a log line of the request shows
+      const render = Effect.gen(function*() {
+        lines.length = 0
+        yield* Effect.log(signed)
+        const names = yield* FiberRef.get(Headers.currentRedactedNames)
+        return [...lines, JSON.stringify(Headers.redact(signed.headers, names))].join("\n")
+      }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+      assert.include(yield* render, signature, "the platform's default shows the dpop header")
+      const shown = yield* DPoP.withRedactedProofHeader(render)
+      assert.notInclude(shown, signature)
+      assert.include(shown, "<redacted>")
+      const names = yield* DPoP.withRedactedProofHeader(
+        DPoP.withRedactedProofHeader(FiberRef.get(Headers.currentRedactedNames))
+      )
+      assert.strictEqual(names.filter((name) => name === "dpop").length, 1)
+    }))
+})
+
 describe("DPoP on a plain Web platform", () => {
   it("the modules import only effect, jose and each other: no node: module (Web Crypto through jose)", () => {
     for (const file of ["../src/DPoP.ts", "../src/internal/dpop.ts"]) {
@@ -297,7 +352,9 @@ describe("DPoP on a plain Web platform", () => {
         .filter(([, typeOnly]) => typeOnly === undefined)
         .map(([, , from]) => from!)
       assert.isNotEmpty(imports)
-      for (const from of imports) assert.match(from, /^(effect\/|jose$|\.\.?\/)/, `${file} imports ${from}`)
+      for (const from of imports) {
+        assert.match(from, /^(effect\/|@effect\/platform\/|jose$|\.\.?\/)/, `${file} imports ${from}`)
+      }
       const code = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "")
       assert.notMatch(code, /\b(Buffer|require|process)\b[.(]/, file)
     }

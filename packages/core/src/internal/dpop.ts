@@ -1,6 +1,10 @@
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as UrlParams from "@effect/platform/UrlParams"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
 import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -489,3 +493,35 @@ export const resourceNonce = (
     Option.exists(dpopChallenge(response.headers), (c) => c.params.error === "use_dpop_nonce")
     ? nonceFromHeaders(response.headers)
     : Option.none()
+
+/** @internal */
+export const setProof = (
+  request: HttpClientRequest.HttpClientRequest,
+  options: {
+    readonly proofer: DPoP.Proofer
+    readonly nonces?: DPoP.NonceStore | undefined
+    readonly accessToken?: string | Redacted.Redacted<string> | undefined
+  }
+): Effect.Effect<HttpClientRequest.HttpClientRequest, DPoP.DPoPProofError> =>
+  Effect.gen(function*() {
+    const url = UrlParams.makeUrl(request.url, request.urlParams, request.hash)
+    if (Either.isLeft(url)) return yield* proofError("InvalidUrl", "htu must be an absolute http(s) URL")
+    const nonce = options.nonces === undefined ? Option.none() : yield* options.nonces.get(url.right)
+    const proof = yield* options.proofer.proof({
+      htm: request.method,
+      htu: url.right,
+      nonce: Option.getOrUndefined(nonce),
+      accessToken: options.accessToken
+    })
+    return HttpClientRequest.setHeader(request, "dpop", Redacted.value(proof))
+  })
+
+/** @internal */
+export const withRedactedProofHeader = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    FiberRef.get(Headers.currentRedactedNames),
+    (names) =>
+      names.some((name) => typeof name === "string" && name.toLowerCase() === "dpop")
+        ? self
+        : Effect.locally(self, Headers.currentRedactedNames, [...names, "dpop"])
+  )
