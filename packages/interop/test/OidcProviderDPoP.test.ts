@@ -153,6 +153,37 @@ layer(Layer.mergeAll(OidcProviderServerModule.layerWithDPoPNonces, FetchHttpClie
       assert.strictEqual(server.tokenRequests() - before, 3)
     }))
 
+  it.scoped("as the wiring will do it: DPoP.setProof with a NonceStore, one retry on use_dpop_nonce", () =>
+    Effect.gen(function*() {
+      const server = yield* Server
+      const client = yield* HttpClient.HttpClient
+      const proofer = yield* DPoP.make(keys.EdDSA)
+      const nonces = DPoP.makeNonceStore()
+      const request = HttpClientRequest.post(server.tokenUrl).pipe(
+        HttpClientRequest.setHeader("authorization", basic),
+        HttpClientRequest.bodyUrlParams({ grant_type: "client_credentials" })
+      )
+      const send = Effect.gen(function*() {
+        const response = yield* client.execute(yield* DPoP.setProof(request, { proofer, nonces }))
+        const body = (yield* response.json) as Record<string, unknown>
+        yield* Option.match(DPoP.nonceFromHeaders(response.headers), {
+          onNone: () => Effect.void,
+          onSome: (nonce) => nonces.set(server.tokenUrl, nonce)
+        })
+        return { response, body }
+      }).pipe(DPoP.withRedactedProofHeader, Effect.orDie)
+      const before = server.tokenRequests()
+      const first = yield* send
+      assert.isTrue(Option.isSome(DPoP.tokenEndpointNonce(first.response, first.body)))
+      const second = yield* send
+      assert.strictEqual(second.response.status, 200, JSON.stringify(second.body))
+      yield* assertBound(server, second.body, proofer)
+      const third = yield* send
+      assert.strictEqual(third.response.status, 200, JSON.stringify(third.body))
+      assert.strictEqual(server.tokenRequests() - before, 3)
+      assert.strictEqual(yield* nonces.size, 1)
+    }))
+
   it.scoped("a nonce the server never issued gets use_dpop_nonce again, with a valid nonce to use", () =>
     Effect.gen(function*() {
       const server = yield* Server
