@@ -347,17 +347,16 @@ export interface Handle {
  * @example
  * ```ts
  * import { FakeAuthServer, FakeResponse } from "@oauth-cc/testkit"
- * import { afterAll, beforeAll, expect, test } from "vitest"
  *
- * let server: FakeAuthServer.Handle
- * beforeAll(async () => { server = await FakeAuthServer.start() })
- * afterAll(() => server.close())
- *
- * test("retries a 429", async () => {
+ * // In a test framework: start in beforeAll, close in afterAll (see the README for vitest and jest).
+ * const server = await FakeAuthServer.start()
+ * try {
  *   await server.enqueue(FakeResponse.rateLimited({ retryAfter: 1 }))
- *   // … run the code under test against server.tokenUrl …
- *   expect(await server.tokenRequestCount()).toBe(2)
- * })
+ *   // … run the code under test against server.tokenUrl, then check what it sent:
+ *   console.log(await server.tokenRequestCount())
+ * } finally {
+ *   await server.close()
+ * }
  * ```
  *
  * @since 0.1.0
