@@ -6,6 +6,7 @@ import * as Jose from "jose"
 import * as Crypto from "node:crypto"
 import type * as FakeAuthServer from "../FakeAuthServer.js"
 import * as FakeResponse from "../FakeResponse.js"
+import { isCredentialParam, redactHeaders, redactPath } from "./journalRedaction.js"
 
 // -----------------------------------------------------------------------------
 // the neutral model, shared by the socket server and the in-process client
@@ -169,8 +170,6 @@ interface TokenRequest {
     }
 }
 
-const redactedForm = new Set(["client_secret", "client_assertion"])
-
 /** RFC 6749 §3.3 */
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
@@ -183,11 +182,6 @@ const formDecode = (text: string): string | undefined => {
 }
 
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/
-
-const redactAuthorization = (value: string): string => {
-  const scheme = /^\s*([^\s]+)\s+\S/.exec(value)
-  return scheme === null ? "<redacted>" : `${scheme[1]} <redacted>`
-}
 
 const fatalUtf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -387,14 +381,12 @@ export class ServerState {
       readonly delayMillis?: number
     }
   ): Outcome {
-    const headers: Record<string, string> = { ...request.headers }
-    if (headers.authorization !== undefined) headers.authorization = redactAuthorization(headers.authorization)
     this.journal.push({
       time: now,
       endpoint,
       method: request.method,
-      path: request.path,
-      headers,
+      path: redactPath(request.path),
+      headers: redactHeaders(request.headers),
       form: fields.form,
       clientAuthMethod: fields.clientAuthMethod,
       clientId: fields.clientId,
@@ -647,7 +639,7 @@ export class ServerState {
       }
       const params = new URLSearchParams(text)
       const fields: Record<string, Array<string>> = {}
-      for (const [key, value] of params) (fields[key] ??= []).push(redactedForm.has(key) ? "<redacted>" : value)
+      for (const [key, value] of params) (fields[key] ??= []).push(isCredentialParam(key) ? "<redacted>" : value)
       form = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]))
       for (const [key, values] of Object.entries(fields)) {
         // RFC 6749 §3.2: parameters must not repeat; RFC 8707 allows several `resource`
