@@ -7,6 +7,7 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as AccessToken from "@oauth-cc/core/AccessToken"
 import * as AuthorizedHttpClient from "@oauth-cc/core/AuthorizedHttpClient"
 import * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
 import * as TokenError from "@oauth-cc/core/TokenError"
@@ -25,6 +26,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs/promises"
 import type * as NodeTransport from "../NodeTransport.js"
+import { CliMask, makeMask, type Mask } from "./cliMask.js"
 import { split } from "./nodeLayers.js"
 import { makeDispatcher } from "./nodeTransport.js"
 
@@ -275,12 +277,13 @@ export const formatConfigError = (error: ConfigError.ConfigError): string => {
 
 const startedAt = Date.now()
 
-/** oauth-cc's debug lines on stderr, with the time since start, so retry waits show. @internal */
-export const stderrLogger = Logger.make(({ message }) => {
-  const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
-  if (!text.startsWith("oauth-cc")) return
-  process.stderr.write(`[+${String(Date.now() - startedAt).padStart(5)}ms] ${text}\n`)
-})
+/** oauth-cc's debug lines on stderr, masked, with the time since start, so retry waits show. @internal */
+export const stderrLogger = (mask: Mask) =>
+  Logger.make(({ message }) => {
+    const text = Array.isArray(message) ? message.map(String).join(" ") : String(message)
+    if (!text.startsWith("oauth-cc")) return
+    process.stderr.write(`[+${String(Date.now() - startedAt).padStart(5)}ms] ${mask.line(text)}\n`)
+  })
 
 const withVerbose = (verbose: boolean) => Logger.withMinimumLogLevel(verbose ? LogLevel.Debug : LogLevel.None)
 
@@ -312,9 +315,22 @@ interface Session {
   readonly client: HttpClient.HttpClient
 }
 
+/** Every token the provider hands out joins the mask: a resource may echo it. */
+const maskingTokens = (provider: TokenProvider.Service, mask: Mask): TokenProvider.Service => {
+  const seen = <E>(get: Effect.Effect<AccessToken.AccessToken, E>) =>
+    Effect.tap(get, (token) => Effect.sync(() => mask.addToken(token.value)))
+  return {
+    get: seen(provider.get),
+    getFor: (params) => seen(provider.getFor(params)),
+    refresh: seen(provider.refresh),
+    invalidate: provider.invalidate
+  }
+}
+
 /** The provider and the client, from flags and env. */
-const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.ConfigError, Scope.Scope> =>
+const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.ConfigError, Scope.Scope | CliMask> =>
   Effect.gen(function*() {
+    const mask = yield* CliMask
     const secret = yield* secretOf(s)
     const assertionKey = Option.isSome(s.clientAssertionKeyFile)
       ? Option.some(yield* readText(s.clientAssertionKeyFile.value, "--client-assertion-key-file"))
@@ -323,13 +339,14 @@ const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.Con
       ClientCredentials.config(),
       providerOf(s, secret, assertionKey)
     )
+    if (credentials.clientSecret !== undefined) mask.addSecret(credentials.clientSecret, credentials.clientId)
     const tls = yield* tlsOf(s)
     const [grant, transport] = yield* split({ ...credentials, ...(tls === undefined ? {} : { tls }) })
     const client = NodeHttpClient.makeUndici(yield* makeDispatcher(transport))
     const provider = yield* TokenProvider.make(grant).pipe(
       Effect.provideService(HttpClient.HttpClient, traced(client, "token request:"))
     )
-    return { provider, client }
+    return { provider: maskingTokens(provider, mask), client }
   })
 
 const tokenCommand = Command.make(
@@ -343,6 +360,7 @@ const tokenCommand = Command.make(
   (s) =>
     Effect.gen(function*() {
       const { provider } = yield* session(s)
+      const mask = yield* CliMask
       const token = yield* provider.get
       if (!s.json) {
         process.stdout.write(`${Redacted.value(token.value)}\n`)
@@ -351,9 +369,9 @@ const tokenCommand = Command.make(
       const now = yield* Clock.currentTimeMillis
       const json = {
         access_token: Redacted.value(token.value),
-        token_type: token.tokenType,
+        token_type: mask.text(token.tokenType),
         expires_in: Math.max(0, Math.floor((token.expiresAt - now) / 1000)),
-        scope: token.scope.join(" ")
+        scope: mask.text(token.scope.join(" "))
       }
       process.stdout.write(`${JSON.stringify(json)}\n`)
     }).pipe(Effect.scoped, withVerbose(s.verbose))
@@ -431,6 +449,7 @@ const requestCommand = Command.make(
       }
 
       const { client, provider } = yield* session(s)
+      const mask = yield* CliMask
       const authorized = AuthorizedHttpClient.authorize(traced(client, "request:"), provider)
       const response = yield* authorized.execute(request).pipe(
         Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
@@ -448,11 +467,11 @@ const requestCommand = Command.make(
       const statusLine = `HTTP ${response.status}`
       if (s.include) {
         const lines = Object.entries(response.headers).map(([name, value]) => `${name}: ${value}`)
-        process.stdout.write(`${statusLine}\n${lines.join("\n")}\n\n`)
+        process.stdout.write(mask.text(`${statusLine}\n${lines.join("\n")}\n\n`))
       } else {
         process.stderr.write(`${statusLine}\n`)
       }
-      process.stdout.write(new Uint8Array(body))
+      process.stdout.write(mask.bytes(new Uint8Array(body)))
       if (s.fail && response.status >= 400) return yield* new HttpStatusError({ status: response.status })
     }).pipe(Effect.scoped, withVerbose(s.verbose))
 ).pipe(Command.withDescription("Send one authorized request and print the answer."))
@@ -478,9 +497,9 @@ export const version = "0.1.0"
 const cli = Command.run(command, { name: "oauth-cc", version })
 
 /** Prints one line for an error and gives its exit code. Never prints a cause (it may hold a request). */
-const report = (error: unknown): Effect.Effect<number> =>
+const report = (error: unknown, mask: Mask): Effect.Effect<number> =>
   Effect.sync(() => {
-    const line = (text: string) => process.stderr.write(`oauth-cc: ${text}\n`)
+    const line = (text: string) => process.stderr.write(`oauth-cc: ${mask.line(text)}\n`)
     if (ValidationError.isValidationError(error)) return ExitCode.Usage // @effect/cli printed it
     if (TokenError.isTokenError(error)) {
       line(error.message)
@@ -521,13 +540,19 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, 
         ExitCode.Usage
       )
     }
+    const mask = makeMask()
+    const env = process.env
+    for (const secret of [env.OAUTH_CLIENT_SECRET, env.OAUTH_TLS_KEY_PASSPHRASE]) {
+      if (secret !== undefined && secret !== "") mask.addSecret(Redacted.make(secret), env.OAUTH_CLIENT_ID ?? "")
+    }
     return cli(argv).pipe(
+      Effect.provideService(CliMask, mask),
       Effect.exit,
       Effect.flatMap(Exit.match({
         onSuccess: () => Effect.succeed(ExitCode.Ok),
         onFailure: (cause) =>
           Option.match(Cause.failureOption(cause), {
-            onSome: report,
+            onSome: (error) => report(error, mask),
             onNone: () =>
               Cause.isInterruptedOnly(cause)
                 ? Effect.succeed(130)
@@ -538,6 +563,6 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, 
           })
       })),
       Logger.withMinimumLogLevel(LogLevel.None),
-      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger))
+      Effect.provide(Logger.replace(Logger.defaultLogger, stderrLogger(mask)))
     )
   })
