@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { inspect } from "node:util"
 import * as AuthorizedHttpClient from "../src/AuthorizedHttpClient.js"
+import * as internal from "../src/internal/authorizedHttpClient.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
 
@@ -243,6 +244,25 @@ describe("AuthorizedHttpClient", () => {
         assert.strictEqual(w.resourceRequests()[0]!.headers["authorization"], "Bearer tok-1")
       }))
   })
+
+  it("the refusal budget: one drop per window, doubling in a row up to 30 s, starting over after a quiet window", () => {
+    const budget = internal.makeRefusalBudget()
+    const taken = [0, 500, 999, 1000, 2999, 3000, 6999, 7000, 40_000, 40_999, 41_000].filter(budget.take)
+    // windows: 1 s from 0, 2 s from 1000, 4 s from 3000, 8 s from 7000; 40,000 is past 2 × 8 s: 1 s again
+    assert.deepStrictEqual(taken, [0, 1000, 3000, 7000, 40_000, 41_000])
+  })
+
+  it.scoped("a token the resource accepted before and now refuses (revoked) is dropped at once, every time", () =>
+    Effect.gen(function*() {
+      const w = world()
+      const client = yield* clientFor(w)
+      for (let round = 1; round <= 4; round++) {
+        assert.strictEqual((yield* client.get(`https://x.test/api/${round}`)).status, 200)
+        w.valid.clear() // revoked
+        assert.strictEqual((yield* client.get(`https://x.test/api/${round}b`)).status, 200)
+      }
+      assert.strictEqual(w.tokenRequests(), 5)
+    }))
 
   it.scoped("retryOn401: false returns the first 401", () =>
     Effect.gen(function*() {

@@ -146,6 +146,40 @@ export const insecureRefusal = (request: HttpClientRequest.HttpClientRequest): H
       "use https, or set allowInsecureHttp"
   })
 
+const insufficientScopeError = /(?:^|[\s,])error\s*=\s*"?insufficient_scope"?/i
+
+/**
+ * RFC 6750 §3.1: `insufficient_scope` means the token is fine but lacks a scope; a fresh token for the
+ * same parameters would be refused the same way.
+ */
+const insufficientScope = (response: HttpClientResponse.HttpClientResponse): boolean => {
+  const challenge = response.headers["www-authenticate"]
+  return challenge !== undefined && insufficientScopeError.test(challenge)
+}
+
+/** The first refusal window, and the longest: each drop in a row doubles it. @internal */
+export const refusalWindowMillis = { first: 1_000, max: 30_000 } as const
+
+/**
+ * Drops of never-accepted tokens: at most one per window; the window doubles with each drop in a row
+ * (1 s, 2 s, 4 s, … 30 s) and starts over after a quiet window. Synchronous: no fiber interleaves.
+ *
+ * @internal
+ */
+export const makeRefusalBudget = () => {
+  let last: { readonly at: number; readonly window: number } | undefined
+  return {
+    take: (now: number): boolean => {
+      if (last !== undefined && now < last.at + last.window) return false
+      const window = last !== undefined && now < last.at + 2 * last.window
+        ? Math.min(2 * last.window, refusalWindowMillis.max)
+        : refusalWindowMillis.first
+      last = { at: now, window }
+      return true
+    }
+  }
+}
+
 /** Reads and discards the refused answer's body (bounded), so its connection can serve the replay. */
 const drain = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
   response.stream.pipe(Stream.take(64), Stream.runDrain, Effect.timeout("1 second"), Effect.ignore)
@@ -186,17 +220,40 @@ export const authorizeWith = <E, R, R2>(
     )
   const answer = (request: HttpClientRequest.HttpClientRequest) => (response: HttpClientResponse.HttpClientResponse) =>
     Effect.succeed(withCallerRequest(response, request))
+  /** The last token a response other than 401 came back for: a later 401 for it is a revocation. */
+  let accepted: AccessToken.AccessToken | undefined
+  const refusals = makeRefusalBudget()
+  /**
+   * The server refused `token`. A token it accepted before was revoked: drop it. A token it never
+   * accepted is dropped at most once per refusal window, so a resource that refuses every token cannot
+   * turn requests into token requests. Dropped only if it is still the cached one.
+   */
+  const refused = (provider: TokenProvider.Service, token: AccessToken.AccessToken) =>
+    Effect.clockWith((clock) =>
+      (accepted !== undefined && AccessToken.isSameValue(accepted, token)) ||
+        refusals.take(clock.unsafeCurrentTimeMillis())
+        ? provider.invalidate(token, params)
+        : Effect.void
+    )
   const run = (provider: TokenProvider.Service, request: HttpClientRequest.HttpClientRequest) =>
     Effect.flatMap(get(provider), (token) =>
       send(request, token, (response) => {
-        if (response.status !== 401 || !retryOn401) return Effect.succeed(withCallerRequest(response, request))
-        // The server refused this token: drop it (only if it is still the cached one), so later requests
-        // get a fresh one even when this request cannot be replayed.
-        const invalidate = provider.invalidate(token, params)
+        if (response.status !== 401) {
+          accepted = token
+          return Effect.succeed(withCallerRequest(response, request))
+        }
+        if (!retryOn401 || insufficientScope(response)) return Effect.succeed(withCallerRequest(response, request))
+        // drop the refused token (see `refused`), so later requests get a fresh one even when this
+        // request cannot be replayed
+        const invalidate = refused(provider, token)
         if (!isReplayable(request)) return Effect.as(invalidate, withCallerRequest(response, request))
-        return Effect.zipRight(drain(response), invalidate).pipe(
-          Effect.zipRight(get(provider)),
-          Effect.flatMap((fresh) => send(request, fresh, answer(request))),
+        return Effect.zipRight(invalidate, get(provider)).pipe(
+          Effect.flatMap((fresh) =>
+            // the refused token was kept: no replay with it (a token fetched since is used, though)
+            AccessToken.isSameValue(fresh, token)
+              ? Effect.succeed(withCallerRequest(response, request))
+              : Effect.zipRight(drain(response), send(request, fresh, answer(request)))
+          ),
           Effect.withSpan("oauth-cc.authorized.retry-401")
         )
       }))
