@@ -3,6 +3,10 @@ import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Undici from "undici"
+import * as NodeAuthorizedHttpClient from "../src/NodeAuthorizedHttpClient.js"
+import * as NodeTokenProvider from "../src/NodeTokenProvider.js"
 import * as NodeTransport from "../src/NodeTransport.js"
 import { startProxy } from "./fixtures/proxy.js"
 import { startServer } from "./fixtures/server.js"
@@ -86,6 +90,33 @@ describe("NodeTransport", () => {
       assert.strictEqual(error._op, "InvalidData")
       assert.include(String(error), "HTTPS_PROXY")
       assert.notInclude(String(error), "hunter2")
+    }))
+
+  it.scoped("an undici without Dispatcher.request (Bun's stub) is refused when the layer is built, naming FetchHttpClient", () =>
+    Effect.gen(function*() {
+      // Bun resolves `undici` to a built-in whose Agent has no `request`: the same shape, here by hand
+      const agent = Undici.Agent.prototype as { request?: unknown }
+      agent.request = undefined
+      yield* Effect.addFinalizer(() => Effect.sync(() => delete agent.request))
+      const server = yield* startServer({ handle: ok })
+      const options = {
+        tokenUrl: `${server.url}/token`,
+        clientId: "c",
+        clientSecret: Redacted.make("s"),
+        proxy: false as const
+      }
+      for (
+        const layer of [
+          NodeTransport.layer({ proxy: false }),
+          NodeTokenProvider.layer(options),
+          NodeAuthorizedHttpClient.layer(options)
+        ] as const
+      ) {
+        const error = yield* Layer.build(layer as Layer.Layer<unknown, unknown>).pipe(Effect.flip)
+        assert.strictEqual((error as { _op?: string })._op, "Unsupported")
+        assert.include(String(error), "FetchHttpClient")
+      }
+      assert.strictEqual(server.seen.length, 0)
     }))
 
   it.scoped("keepAlive reuses one connection; keepAlive: false opens one per request", () =>

@@ -8,6 +8,8 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
+import * as Crypto from "node:crypto"
+import * as Tls from "node:tls"
 import * as Undici from "undici"
 import type * as NodeTransport from "../NodeTransport.js"
 
@@ -145,6 +147,66 @@ const factory = (origin: string | URL, options: object): Undici.Dispatcher => {
   return connections === 1 ? new Undici.Client(origin, bounded) : new Undici.Pool(origin, bounded)
 }
 
+const pems = (value: string | Buffer | ReadonlyArray<string | Buffer> | undefined): ReadonlyArray<string | Buffer> =>
+  value === undefined ? [] : Array.isArray(value) ? value : [value as string | Buffer]
+
+const isEncrypted = (pem: string | Buffer) => String(pem).includes("ENCRYPTED")
+
+const invalidTls = (option: string, message: string) => Either.left(ConfigError.InvalidData(["tls", option], message))
+
+/**
+ * The client certificate and key parse, the passphrase opens the key, the key belongs to the certificate and
+ * the CAs parse: checked when the layer is built, so a mistake is a `ConfigError` naming the option (never its
+ * value) instead of a TLS failure on every request.
+ *
+ * @internal
+ */
+export const checkTls = (tls: NodeTransport.TlsOptions | undefined): Either.Either<void, ConfigError.ConfigError> => {
+  if (tls === undefined) return Either.void
+  const certs = pems(tls.cert)
+  const keys = pems(tls.key)
+  if (certs.length > 0 && keys.length === 0) return invalidTls("key", "is missing: tls.cert needs its private key")
+  if (keys.length > 0 && certs.length === 0) return invalidTls("cert", "is missing: tls.key needs its certificate")
+  const privateKeys: Array<Crypto.KeyObject> = []
+  for (const key of keys) {
+    if (isEncrypted(key) && tls.passphrase === undefined) {
+      return invalidTls("passphrase", "is missing: tls.key is encrypted")
+    }
+    try {
+      privateKeys.push(
+        Crypto.createPrivateKey(tls.passphrase === undefined ? { key } : { key, passphrase: tls.passphrase })
+      )
+    } catch (error) {
+      return (error as { code?: unknown }).code === "ERR_OSSL_BAD_DECRYPT" && isEncrypted(key)
+        ? invalidTls("passphrase", "does not decrypt tls.key (wrong passphrase)")
+        : invalidTls("key", "is not a PEM private key")
+    }
+  }
+  const certificates: Array<Crypto.X509Certificate> = []
+  for (const [option, list] of [["cert", certs], ["ca", pems(tls.ca)]] as const) {
+    for (const cert of list) {
+      try {
+        const certificate = new Crypto.X509Certificate(cert)
+        if (option === "cert") certificates.push(certificate)
+      } catch {
+        return invalidTls(option, "is not a PEM certificate")
+      }
+    }
+  }
+  for (const [i, key] of privateKeys.entries()) {
+    const certificate = certificates[i]
+    if (certificate !== undefined && !certificate.checkPrivateKey(key)) {
+      return invalidTls("key", "does not belong to the certificate in tls.cert")
+    }
+  }
+  try {
+    Tls.createSecureContext(tlsOptions(tls) as Tls.SecureContextOptions)
+  } catch (error) {
+    return invalidTls("cert", `is not usable: ${String((error as { code?: unknown }).code ?? "invalid")}`)
+  }
+  return Either.void
+}
+
 /** @internal */
 export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Options => {
   const keepAlive = options.keepAlive ?? {}
@@ -164,24 +226,41 @@ export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Optio
 export const makeDispatcher = (
   options: NodeTransport.Options = {}
 ): Effect.Effect<Undici.Dispatcher, ConfigError.ConfigError, Scope.Scope> =>
-  Effect.flatMap(resolveProxy(options.proxy), (proxy) =>
+  Effect.flatMap(Effect.zipRight(checkTls(options.tls), resolveProxy(options.proxy)), (proxy) =>
     Effect.acquireRelease(
-      Effect.sync((): Undici.Dispatcher => {
-        const base = agentOptions(options)
-        if (proxy === undefined || (proxy.httpProxy === undefined && proxy.httpsProxy === undefined)) {
-          return new Undici.Agent(base)
-        }
-        const requestTls = tlsOptions(options.tls)
-        // Empty strings, not undefined: undici would fall back to process.env for those.
-        return new Undici.EnvHttpProxyAgent({
-          ...base,
-          httpProxy: proxy.httpProxy ?? "",
-          httpsProxy: proxy.httpsProxy ?? "",
-          noProxy: proxy.noProxy ?? "",
-          ...(requestTls === undefined ? {} : { requestTls })
-        })
-      }),
+      Effect.flatMap(
+        Effect.sync((): Undici.Dispatcher => {
+          const base = agentOptions(options)
+          if (proxy === undefined || (proxy.httpProxy === undefined && proxy.httpsProxy === undefined)) {
+            return new Undici.Agent(base)
+          }
+          const requestTls = tlsOptions(options.tls)
+          // Empty strings, not undefined: undici would fall back to process.env for those.
+          return new Undici.EnvHttpProxyAgent({
+            ...base,
+            httpProxy: proxy.httpProxy ?? "",
+            httpsProxy: proxy.httpsProxy ?? "",
+            noProxy: proxy.noProxy ?? "",
+            ...(requestTls === undefined ? {} : { requestTls })
+          })
+        }),
+        usable
+      ),
       (dispatcher) => Effect.promise(() => dispatcher.destroy())
+    ))
+
+/**
+ * The dispatcher has undici's `request`, which @effect/platform-node's client calls. Bun resolves `undici`
+ * to a built-in stub without it: refuse when the layer is built rather than fail every request.
+ */
+const usable = (dispatcher: Undici.Dispatcher): Effect.Effect<Undici.Dispatcher, ConfigError.ConfigError> =>
+  typeof (dispatcher as Partial<Undici.Dispatcher>).request === "function"
+    ? Effect.succeed(dispatcher)
+    : Effect.fail(ConfigError.Unsupported(
+      ["undici"],
+      "this runtime's undici has no Dispatcher.request (Bun's built-in undici is a stub): " +
+        "@oauth-cc/node-adapter needs Node.js; elsewhere use @oauth-cc/core's TokenProvider.layer " +
+        "with FetchHttpClient.layer from @effect/platform"
     ))
 
 /** @internal */
