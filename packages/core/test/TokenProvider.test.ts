@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import type * as ClientCredentials from "../src/ClientCredentials.js"
+import * as Endpoint from "../src/internal/tokenEndpoint.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import * as TokenStore from "../src/TokenStore.js"
 import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
@@ -188,6 +189,42 @@ describe("TokenProvider", () => {
         assert.strictEqual(value(yield* Fiber.join(fiber)), "tok-2")
         assert.strictEqual(seen.length, 2)
       }))
+
+    // RFC 9110 §10.2.3: delta-seconds (digits) or an HTTP-date; anything else is absent and backoff (200 ms) applies
+    const notRetryAfter = ["1.5", "2.5", "-1", "+5", "0.5", " 5x", "1e3", "0x10", "5 s", "Infinity", "soon", ""]
+    for (const header of notRetryAfter) {
+      it.scoped(`429 with Retry-After ${JSON.stringify(header)} is treated as absent: backoff applies`, () =>
+        Effect.gen(function*() {
+          const { provider, seen } = yield* setup((_, n) =>
+            n === 1 ? { status: 429, headers: { "retry-after": header } } : { body: tokenBody(n) }
+          )
+          const fiber = yield* Effect.fork(provider.get)
+          yield* TestClock.adjust("199 millis")
+          assert.strictEqual(seen.length, 1, "no retry before the backoff")
+          yield* TestClock.adjust("1 millis")
+          assert.strictEqual(value(yield* Fiber.join(fiber)), "tok-2")
+        }))
+    }
+
+    it("Retry-After in every RFC 9110 form: delta-seconds, IMF-fixdate, rfc850-date, asctime-date", () => {
+      const now = Date.UTC(1994, 10, 6, 8, 49, 0)
+      const forms: ReadonlyArray<readonly [string, number]> = [
+        ["0", 0],
+        ["37", 37_000],
+        [" 37\t", 37_000],
+        ["Sun, 06 Nov 1994 08:49:37 GMT", 37_000],
+        ["Sunday, 06-Nov-94 08:49:37 GMT", 37_000],
+        ["Sun Nov  6 08:49:37 1994", 37_000],
+        ["Sun, 06 Nov 1994 08:48:00 GMT", 0]
+      ]
+      for (const [header, millis] of forms) {
+        const parsed = Endpoint.parseRetryAfter(header, now)
+        assert.strictEqual(parsed === undefined ? undefined : Duration.toMillis(parsed), millis, header)
+      }
+      for (const header of [...notRetryAfter, "٣", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 32 Nov 1994 08:49:37 GMT"]) {
+        assert.isUndefined(Endpoint.parseRetryAfter(header, now), header)
+      }
+    })
 
     it.scoped("503 with Retry-After as an HTTP-date waits until that date", () =>
       Effect.gen(function*() {

@@ -66,6 +66,9 @@ const retryAfter = fc.oneof(
   fc.nat({ max: 10 }).map(String),
   fc.nat().map(String),
   fc.constantFrom("-1", "1.5", "0", " 2 ", "99999999999999999999999", "Infinity", "NaN", "soon", ""),
+  // numeric edge cases: none of these is an RFC 9110 form (Date.parse read "1.5" as a date in 2001)
+  fc.constantFrom("2.5", "+5", "0.5", " 5x", "-0", "1e3", "0x10", "5 s", "1,5", "٣", "\t3", "3\r"),
+  fc.double().map(String),
   fc.date({ min: new Date(2024, 0, 1), max: new Date(2026, 0, 1) }).map((d) => d.toUTCString()),
   fc.string({ maxLength: 30 }),
   withSecret
@@ -107,7 +110,29 @@ const tokenLike = fc.record({
   scope: fc.constantFrom("read write", "", "read")
 }, { requiredKeys: ["access_token"] }).map((o) => JSON.stringify(o))
 
+/** expires_in as raw JSON: numbers JSON.stringify cannot write (1e400 parses to Infinity) and numeric strings. */
+const expiresRaw = fc.oneof(
+  fc.constantFrom("1e400", "-1e400", "1e-400", "-0", "0.999", "1.0000000001", "1", "315360000", "315360001"),
+  fc.constantFrom("9007199254740993", "4.9e-324", "\"1e3\"", "\"0x10\"", "\" 300 \"", "\"300.5\"", "\"Infinity\""),
+  fc.double().map((n) => Number.isFinite(n) ? String(n) : "null")
+)
+const numericEdges = fc.tuple(fc.constantFrom(canaryToken, "abc.DEF"), expiresRaw).map(
+  ([token, raw]) => `{"access_token":"${token}","token_type":"Bearer","expires_in":${raw}}`
+)
+
+/** JSON nested 1,000 to 50,000 levels deep in one field or as the body (a stack overflow while formatting). */
+const deepNesting = fc.tuple(
+  fc.integer({ min: 1_000, max: 50_000 }),
+  fc.constantFrom("access_token", "token_type", "expires_in", "scope", "error", "error_description", "body"),
+  fc.constantFrom(["[", "]"] as const, ["{\"a\":", "}"] as const)
+).map(([depth, field, [open, close]]) => {
+  const nested = `${open.repeat(depth)}${open === "[" ? "" : "1"}${close.repeat(depth)}`
+  return field === "body" ? nested : `{"access_token":"${canaryToken}","token_type":"Bearer","${field}":${nested}}`
+})
+
 const body: fc.Arbitrary<string | Uint8Array> = fc.oneof(
+  { weight: 1, arbitrary: numericEdges },
+  { weight: 1, arbitrary: deepNesting },
   { weight: 4, arbitrary: tokenLike },
   { weight: 5, arbitrary: tokenJson },
   { weight: 1, arbitrary: fc.json() },

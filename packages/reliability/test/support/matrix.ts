@@ -544,6 +544,16 @@ export const cases: ReadonlyArray<Case> = [
     minMillis: 200,
     maxMillis: 200
   },
+  // Regression (issue #11): Date.parse's leniency read "1.5" as a date in 2001, so the wait became 0
+  ...(["1.5", "2.5", "-1", "+5", "0.5", "5x", "1e1"] as const).map((retryAfter): Case => ({
+    name: `429 Retry-After ${JSON.stringify(retryAfter)} then succeed (not an RFC 9110 form: backoff 200 ms)`,
+    mode: "virtual",
+    script: once(FakeResponse.rateLimited({ retryAfter })),
+    expect: { _tag: "Success" },
+    tokenRequests: 2,
+    minMillis: 200,
+    maxMillis: 200
+  })),
   {
     name: "429 Retry-After absurdly large (a day): fails at once, cools down",
     mode: "virtual",
