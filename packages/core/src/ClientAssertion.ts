@@ -12,8 +12,7 @@
  */
 import type * as Duration from "effect/Duration"
 import type * as Redacted from "effect/Redacted"
-import type { JWK } from "jose"
-import type { KeyObject } from "node:crypto"
+import type { CryptoKey, JWK, KeyObject } from "jose"
 import * as internal from "./internal/clientAssertion.js"
 
 /**
@@ -32,14 +31,15 @@ export type Algorithm = "ES256" | "RS256" | "PS256" | "EdDSA"
 export const algorithms: ReadonlyArray<Algorithm> = internal.algorithms
 
 /**
- * The private key: a `KeyObject`, or a `Redacted` PEM (PKCS#8, PKCS#1 or SEC1; not encrypted), JWK
- * object or JWK JSON string. Plain strings and objects are refused, so that the key never shows in
- * `String`, `JSON.stringify` or `util.inspect` of the options.
+ * The private key: a Node.js `KeyObject`, a Web Crypto `CryptoKey` (a private signing key; since 0.2.0),
+ * or a `Redacted` PEM (PKCS#8, PKCS#1 or SEC1; not encrypted), JWK object or JWK JSON string. Plain
+ * strings and objects are refused, so that the key never shows in `String`, `JSON.stringify` or
+ * `util.inspect` of the options. A PEM or JWK is imported with Web Crypto: no Node.js builtin is needed.
  *
  * @since 0.1.0
  * @category models
  */
-export type Key = KeyObject | Redacted.Redacted<string | JWK>
+export type Key = KeyObject | CryptoKey | Redacted.Redacted<string | JWK>
 
 /**
  * The assertion options (`ClientCredentials.Options.clientAssertion`).

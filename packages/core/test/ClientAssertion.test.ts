@@ -274,3 +274,108 @@ describe("assertion options", () => {
       if (Either.isLeft(bad)) assert.include(String(bad.left), "does not fit")
     }).pipe(Effect.scoped))
 })
+
+describe("keys without Node's crypto (Web Crypto)", () => {
+  const pem = (key: KeyObject, type: "pkcs8" | "pkcs1" | "sec1") =>
+    Redacted.make(key.export({ format: "pem", type }) as string)
+
+  it.scoped("a Web Crypto CryptoKey (not extractable) signs ES256", () =>
+    Effect.gen(function*() {
+      const pair = yield* Effect.promise(() =>
+        crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])
+      )
+      const { provider, seen } = yield* provide({ ...base, clientAssertion: { key: pair.privateKey } })
+      yield* provider.get
+      const jwt = assertionOf(seen[0]!).jwt
+      assert.strictEqual(decodeProtectedHeader(jwt).alg, "ES256")
+      yield* Effect.promise(() =>
+        jwtVerify(jwt, pair.publicKey, { issuer: "client-1", audience: tokenUrl, currentDate: new Date(1000) })
+      )
+    }))
+
+  it("a CryptoKey is held to the one algorithm it was imported for, and must be private", () =>
+    Effect.gen(function*() {
+      const rsaKeys = yield* Effect.promise(() =>
+        crypto.subtle.generateKey(
+          {
+            name: "RSASSA-PKCS1-v1_5",
+            modulusLength: 2048,
+            publicExponent: new Uint8Array([1, 0, 1]),
+            hash: "SHA-256"
+          },
+          false,
+          ["sign", "verify"]
+        )
+      )
+      const wrongAlg = ClientCredentials.validate({
+        ...base,
+        clientAssertion: { key: rsaKeys.privateKey, alg: "PS256" }
+      })
+      assert.isTrue(Either.isLeft(wrongAlg))
+      if (Either.isLeft(wrongAlg)) assert.include(String(wrongAlg.left), "does not fit")
+      const publicKey = ClientCredentials.validate({ ...base, clientAssertion: { key: rsaKeys.publicKey } })
+      assert.isTrue(Either.isLeft(publicKey))
+      if (Either.isLeft(publicKey)) assert.include(String(publicKey.left), "private key")
+    }).pipe(Effect.runPromise))
+
+  const refused: ReadonlyArray<[string, Redacted.Redacted<string>, string]> = [
+    [
+      "a PKCS#8 PEM of a P-384 key",
+      pem(generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey, "pkcs8"),
+      "P-256"
+    ],
+    ["a SEC1 PEM of a P-384 key", pem(generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey, "sec1"), "P-256"],
+    [
+      "a PKCS#1 PEM of a 1024-bit RSA key",
+      pem(generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey, "pkcs1"),
+      "2048"
+    ],
+    [
+      "a PKCS#8 PEM of a 1024-bit RSA key",
+      pem(generateKeyPairSync("rsa", { modulusLength: 1024 }).privateKey, "pkcs8"),
+      "2048"
+    ],
+    ["a PKCS#8 PEM of an X25519 key", pem(generateKeyPairSync("x25519").privateKey, "pkcs8"), "x25519"],
+    [
+      "a PEM cut short",
+      Redacted.make(
+        (rsa.privateKey.export({ format: "pem", type: "pkcs8" }) as string).split("\n").slice(0, 5).join("\n") +
+          "\n-----END PRIVATE KEY-----"
+      ),
+      "cannot be read"
+    ],
+    [
+      "a PEM with mismatched labels",
+      Redacted.make("-----BEGIN PRIVATE KEY-----\nMAA=\n-----END EC PRIVATE KEY-----"),
+      "cannot"
+    ],
+    [
+      "a PEM that is not base64",
+      Redacted.make("-----BEGIN PRIVATE KEY-----\n!!!!\n-----END PRIVATE KEY-----"),
+      "cannot"
+    ]
+  ]
+  for (const [name, key, expected] of refused) {
+    it(`refuses ${name} when the options are validated (read as DER, no Node crypto)`, () => {
+      const result = ClientCredentials.validate({ ...base, clientAssertion: { key } })
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) {
+        assert.include(String(result.left), expected)
+        assert.notInclude(String(result.left), Redacted.value(key).split("\n")[1]!)
+      }
+    })
+  }
+
+  it.scoped("signs with a PEM and a JWK on every attempt without importing the key again per request", () =>
+    Effect.gen(function*() {
+      const key = Redacted.make(ec.privateKey.export({ format: "pem", type: "sec1" }) as string)
+      const { provider, seen } = yield* provide({ ...base, clientAssertion: { key } })
+      yield* provider.get
+      yield* provider.refresh
+      assert.strictEqual(seen.length, 2)
+      const [first, second] = seen.map((s) => assertionOf(s).jwt)
+      yield* verify(first!, ec.publicKey)
+      yield* verify(second!, ec.publicKey)
+      assert.notStrictEqual(first, second)
+    }))
+})

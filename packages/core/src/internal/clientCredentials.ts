@@ -3,10 +3,9 @@ import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
-import type { KeyObject } from "node:crypto"
 import type * as ClientAssertion from "../ClientAssertion.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
-import { algorithmFor, algorithms, jwkMember, lifetimeSeconds, toKeyObject } from "./clientAssertion.js"
+import { algorithmFor, algorithms, jwkMember, lifetimeSeconds, type PrivateKey, readKey } from "./clientAssertion.js"
 
 /** @internal */
 export const authMethods: ReadonlyArray<ClientCredentials.AuthMethod> = [
@@ -76,8 +75,8 @@ export const defaultAuthMethod = (options: ClientCredentials.Options): ClientCre
 /** The private key and its algorithm, or why they do not work. @internal */
 export const assertionKey = (
   assertion: ClientAssertion.Options
-): Either.Either<{ readonly key: KeyObject; readonly alg: ClientAssertion.Algorithm }, ConfigError.ConfigError> => {
-  const key = toKeyObject(assertion.key)
+): Either.Either<{ readonly key: PrivateKey; readonly alg: ClientAssertion.Algorithm }, ConfigError.ConfigError> => {
+  const key = readKey(assertion.key)
   if (Either.isLeft(key)) return invalid("clientAssertion.key", key.left)
   const requested = assertion.alg ?? jwkMember(assertion.key, "alg")
   const alg = algorithmFor(key.right, requested)
@@ -234,7 +233,7 @@ export interface Resolved {
   /** The method; `undefined` when it is chosen from the issuer's metadata. */
   readonly authMethod: ClientCredentials.AuthMethod | undefined
   readonly assertion: {
-    readonly key: KeyObject | undefined
+    readonly key: PrivateKey | undefined
     readonly alg: ClientAssertion.Algorithm | undefined
     readonly kid: string | undefined
     readonly header: Readonly<Record<string, string>>
