@@ -72,7 +72,9 @@ export class TokenProvider extends Context.Tag("@oauth-cc/core/TokenProvider")<T
 
 /**
  * Makes a provider. Its background refreshes live in the `Scope`. A `TokenStore` in the context is
- * used when present, else an in-memory store of `maxCachedKeys` keys.
+ * used when present, else an in-memory store of `maxCachedKeys` keys. Once the scope has closed, a
+ * call that would need a fetch (`get` without a servable token, `getFor`, `refresh`) is interrupted at
+ * once, and callers waiting on a fetch are released.
  *
  * Options given in code are checked with `ClientCredentials.validate`; invalid ones are a defect
  * (use `layerConfig` for options from the environment, which fails with a `ConfigError`).

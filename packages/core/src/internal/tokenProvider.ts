@@ -76,6 +76,14 @@ export const make = (
         onSome: Effect.succeed
       }))
     )
+    // Once the scope has closed no fetch can start (a fiber forked into a closed scope never runs):
+    // callers that would start one are interrupted at once, like the takers of a shut-down queue.
+    let closed = false
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        closed = true
+      })
+    )
     const scrub = Endpoint.makeScrub(resolved.clientSecret, resolved.clientId)
     const states = new Map<string, KeyState>()
     const endpoint = resolveEndpoint(client, resolved, scope)
@@ -187,6 +195,7 @@ export const make = (
     /** The slow path: no token to serve. Joins the fetch under way, or starts one. */
     const miss = (key: string, params: Endpoint.Params, stale: AccessToken.AccessToken | undefined, now: number) =>
       Effect.suspend(() => {
+        if (closed) return Effect.interrupt
         const state = stateOf(key)
         if (state.inflight !== undefined) {
           return Effect.zipRight(Metric.increment(joinedCounter), await_(state.inflight, stale)).pipe(
@@ -210,6 +219,7 @@ export const make = (
     /** Starts a background refresh unless one is under way or the key is cooling down. */
     const refreshAhead = (key: string, params: Endpoint.Params, now: number) =>
       Effect.suspend(() => {
+        if (closed) return Effect.void
         const state = stateOf(key)
         if (state.inflight !== undefined || (state.failure !== undefined && now < state.failure.until)) {
           return Effect.void
@@ -243,6 +253,7 @@ export const make = (
     const refreshKey = (key: string, params: Endpoint.Params) =>
       Effect.clockWith((clock) =>
         Effect.suspend(() => {
+          if (closed) return Effect.interrupt
           const now = clock.unsafeCurrentTimeMillis()
           const state = stateOf(key)
           if (state.inflight !== undefined) return Deferred.await(state.inflight)
