@@ -38,7 +38,8 @@ export interface Options extends NodeTokenProvider.Options, AuthorizedHttpClient
  *   return yield* response.json
  * })
  *
- * program.pipe(Effect.provide(NodeAuthorizedHttpClient.layerConfig()), Effect.runPromise)
+ * // reads OAUTH_TOKEN_URL, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET
+ * export const main = () => program.pipe(Effect.provide(NodeAuthorizedHttpClient.layerConfig()), Effect.runPromise)
  * ```
  *
  * @since 0.1.0

@@ -38,7 +38,7 @@ export interface Options extends ClientCredentials.Options, NodeTransport.Option
  *   clientSecret: Redacted.make(process.env.CLIENT_SECRET!)
  * })
  *
- * Effect.runPromise(TokenProvider.get.pipe(Effect.provide(TokenProviderLive)))
+ * export const main = () => Effect.runPromise(TokenProvider.get.pipe(Effect.provide(TokenProviderLive)))
  * ```
  *
  * @since 0.1.0
