@@ -59,6 +59,7 @@ await esbuild.build({
   target: "es2022",
   bundle: false,
   sourcemap: true,
+  sourcesContent: false,
   logLevel: "warning"
 })
 writeFileSync(join(cjsDir, "package.json"), JSON.stringify({ type: "commonjs" }, null, 2) + "\n")
