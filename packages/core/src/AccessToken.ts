@@ -3,12 +3,12 @@
  *
  * @since 0.1.0
  */
-import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
 import * as Redacted from "effect/Redacted"
+import * as Monotonic from "./internal/monotonic.js"
 
 /**
  * @since 0.1.0
@@ -35,9 +35,12 @@ export class AccessToken extends Data.Class<{
   readonly value: Redacted.Redacted<string>
   /** The token type, canonical case (`"Bearer"`, `"DPoP"`). */
   readonly tokenType: string
-  /** When the token was received, in epoch milliseconds (from `Clock`). */
+  /**
+   * When the token's request was sent, in epoch milliseconds on the `Clock`'s monotonic time line
+   * (`currentTimeNanos`), so a step of the wall clock does not move it.
+   */
   readonly issuedAt: number
-  /** When the token expires, in epoch milliseconds. */
+  /** When the token expires, on the same time line as `issuedAt`. */
   readonly expiresAt: number
   /** The granted scopes: the server's `scope`, or the requested ones when it sent none (RFC 6749 §5.1). */
   readonly scope: ReadonlyArray<string>
@@ -99,13 +102,14 @@ export const isExpiredAt = (token: AccessToken, now: number, skew: Duration.Dura
   now >= token.expiresAt - effectiveSkew(token, skew)
 
 /**
- * Whether the token is expired now, reading time from `Clock` so `TestClock` drives it.
+ * Whether the token is expired now, reading the `Clock`'s monotonic time (`currentTimeNanos`) so a step of
+ * the wall clock does not change the answer and `TestClock` drives it.
  *
  * @since 0.1.0
  * @category predicates
  */
 export const isExpired = (token: AccessToken, skew: Duration.DurationInput = 0): Effect.Effect<boolean> =>
-  Effect.map(Clock.currentTimeMillis, (now) => isExpiredAt(token, now, skew))
+  Effect.map(Monotonic.millis, (now) => isExpiredAt(token, now, skew))
 
 /**
  * Whether two tokens carry the same value (what a `TokenStore` compares when asked to drop a given token).

@@ -13,6 +13,7 @@ import type * as AuthorizedHttpClient from "../AuthorizedHttpClient.js"
 import type * as TokenError from "../TokenError.js"
 import * as TokenProvider from "../TokenProvider.js"
 import { isLoopback } from "./clientCredentials.js"
+import * as Monotonic from "./monotonic.js"
 
 /** A request can be sent again when its body is in memory. @internal */
 export const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
@@ -231,7 +232,7 @@ export const authorizeWith = <E, R, R2>(
   const refused = (provider: TokenProvider.Service, token: AccessToken.AccessToken) =>
     Effect.clockWith((clock) =>
       (accepted !== undefined && AccessToken.isSameValue(accepted, token)) ||
-        refusals.take(clock.unsafeCurrentTimeMillis())
+        refusals.take(Monotonic.unsafeMillis(clock))
         ? provider.invalidate(token, params)
         : Effect.void
     )

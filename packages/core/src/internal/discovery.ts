@@ -9,6 +9,7 @@ import type * as ClientCredentials from "../ClientCredentials.js"
 import type * as Discovery from "../Discovery.js"
 import * as TokenError from "../TokenError.js"
 import { type Resolved, validateUrl } from "./clientCredentials.js"
+import * as Monotonic from "./monotonic.js"
 import { attemptTimeout, type Endpoint, parseRetryAfter, retrySchedule, send, withAttempts } from "./tokenEndpoint.js"
 
 /**
@@ -105,7 +106,7 @@ export const discover = (
 ): Effect.Effect<Discovery.Metadata, TokenError.TokenDiscoveryFailed> =>
   Effect.clockWith((clock) => {
     let attempts = 0
-    const deadline = clock.unsafeCurrentTimeMillis() + options.retry.maxElapsedMillis
+    const deadline = Monotonic.unsafeMillis(clock) + options.retry.maxElapsedMillis
     return Effect.flatMap(attemptTimeout(options.requestTimeoutMillis, deadline), (requestTimeoutMillis) => {
       attempts++
       return once(client, issuer, { ...options, requestTimeoutMillis })

@@ -23,6 +23,7 @@ import type * as ClientCredentials from "../ClientCredentials.js"
 import * as TokenError from "../TokenError.js"
 import { assertionType, sign, type Signer } from "./clientAssertion.js"
 import type { Resolved } from "./clientCredentials.js"
+import * as Monotonic from "./monotonic.js"
 
 /**
  * Where and how token requests go: configured, or discovered from the issuer.
@@ -545,9 +546,10 @@ export const attempt = (
   params: Params,
   scrub: Scrub
 ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
-  Effect.flatMap(Clock.currentTimeMillis, (sentAt) =>
+  Effect.flatMap(Monotonic.millis, (sentAt) =>
     Effect.flatMap(
       send(client, request, options, scrub),
+      // `now` is wall time, for an HTTP-date Retry-After; the token's life is on the monotonic time line
       (response) =>
         Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub, sentAt))
     ))
@@ -585,9 +587,7 @@ export const retrySchedule = (
         (retryAfter === undefined || Duration.toMillis(retryAfter) <= policy.maxRetryAfterMillis)
     }),
     Schedule.delays,
-    Schedule.checkEffect((_, delay) =>
-      Effect.map(Clock.currentTimeMillis, (now) => now + Duration.toMillis(delay) < deadline)
-    )
+    Schedule.checkEffect((_, delay) => Effect.map(Monotonic.millis, (now) => now + Duration.toMillis(delay) < deadline))
   )
 }
 
@@ -600,7 +600,7 @@ export const attemptTimeout = (
   requestTimeoutMillis: number,
   deadline: number
 ): Effect.Effect<number> =>
-  Effect.map(Clock.currentTimeMillis, (now) => Math.max(1, Math.min(requestTimeoutMillis, deadline - now)))
+  Effect.map(Monotonic.millis, (now) => Math.max(1, Math.min(requestTimeoutMillis, deadline - now)))
 
 /** @internal */
 export const withAttempts = (error: TokenError.TokenError, attempts: number): TokenError.TokenError => {
@@ -653,7 +653,7 @@ export const fetch = (
 ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
   Effect.clockWith((clock) => {
     let attempts = 0
-    const deadline = clock.unsafeCurrentTimeMillis() + options.retry.maxElapsedMillis
+    const deadline = Monotonic.unsafeMillis(clock) + options.retry.maxElapsedMillis
     const schedule = retrySchedule(options.retry, deadline)
     const one = Effect.suspend(() => {
       attempts++
@@ -671,13 +671,13 @@ export const fetch = (
       )
     })
     return Effect.clockWith((clock) => {
-      const start = clock.unsafeCurrentTimeMillis()
+      const start = Monotonic.unsafeMillis(clock)
       return one.pipe(
         Effect.retry(schedule),
         Effect.mapError((error) => withAttempts(error, attempts)),
         Effect.onExit((exit) =>
           Effect.zipRight(
-            fetchLatency(Effect.succeed(clock.unsafeCurrentTimeMillis() - start)),
+            fetchLatency(Effect.succeed(Monotonic.unsafeMillis(clock) - start)),
             Effect.annotateCurrentSpan({
               "oauth.attempts": attempts,
               "oauth.outcome": exit._tag === "Success" ? "success" : outcomeOf(exit.cause)

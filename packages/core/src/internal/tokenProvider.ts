@@ -15,6 +15,7 @@ import type * as TokenProvider from "../TokenProvider.js"
 import * as TokenStore from "../TokenStore.js"
 import { normalizeList, resolve, type Resolved, splitList } from "./clientCredentials.js"
 import { endpointFromIssuer } from "./discovery.js"
+import * as Monotonic from "./monotonic.js"
 import * as Endpoint from "./tokenEndpoint.js"
 import { makeMemory } from "./tokenStore.js"
 
@@ -127,7 +128,7 @@ export const make = (
       return store.withFetchLock(
         key,
         Effect.flatMap(
-          Effect.zip(store.get(key), Effect.clockWith((clock) => clock.currentTimeMillis)),
+          Effect.zip(store.get(key), Monotonic.millis),
           ([stored, now]) =>
             Option.isSome(stored) && now < refreshAt(stored.value) ? Effect.succeed(stored.value) : fetchNew
         )
@@ -149,7 +150,7 @@ export const make = (
         Endpoint.defectAsFailure,
         Effect.onExit((exit) =>
           Effect.clockWith((clock) => {
-            const now = clock.unsafeCurrentTimeMillis()
+            const now = Monotonic.unsafeMillis(clock)
             state.inflight = undefined
             const error = Exit.isFailure(exit) ? Option.getOrUndefined(Cause.failureOption(exit.cause)) : undefined
             state.failure = error === undefined ? undefined : { error, until: now + cooldownOf(error) }
@@ -185,7 +186,7 @@ export const make = (
         : Deferred.await(deferred).pipe(
           Effect.catchAll((error) =>
             Effect.clockWith((clock) =>
-              clock.unsafeCurrentTimeMillis() < stale.expiresAt
+              Monotonic.unsafeMillis(clock) < stale.expiresAt
                 ? Effect.as(Metric.increment(staleCounter), stale)
                 : Effect.fail(error)
             )
@@ -235,7 +236,7 @@ export const make = (
     ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
       Effect.clockWith((clock) =>
         Effect.flatMap(store.get(key), (cached) => {
-          const now = clock.unsafeCurrentTimeMillis()
+          const now = Monotonic.unsafeMillis(clock)
           if (cached._tag === "Some") {
             const token = cached.value
             if (now < serveUntil(token)) {
@@ -254,7 +255,7 @@ export const make = (
       Effect.clockWith((clock) =>
         Effect.suspend(() => {
           if (closed) return Effect.interrupt
-          const now = clock.unsafeCurrentTimeMillis()
+          const now = Monotonic.unsafeMillis(clock)
           const state = stateOf(key)
           if (state.inflight !== undefined) return Deferred.await(state.inflight)
           if (state.failure !== undefined && now < state.failure.until) return Effect.fail(state.failure.error)

@@ -1,9 +1,9 @@
-import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as AccessToken from "../AccessToken.js"
 import type * as TokenStore from "../TokenStore.js"
+import * as Monotonic from "./monotonic.js"
 
 interface Entry {
   readonly token: AccessToken.AccessToken
@@ -47,7 +47,7 @@ export const makeMemory = (options?: { readonly maxKeys?: number | undefined }):
       }
     }
     const set = (key: string, token: AccessToken.AccessToken) =>
-      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(Monotonic.millis, (now) =>
         Ref.update(ref, (map) => {
           map.set(key, { token, some: Option.some(token), used: ++tick })
           evict(map, now)
