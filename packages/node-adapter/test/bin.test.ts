@@ -209,7 +209,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       assert.strictEqual(yield* server.unauthenticatedResourceRequests, 0)
     }))
 
-  it.scoped("request --fail exits 9 on an HTTP error, without it 0; an unreachable resource exits 8", () =>
+  it.scoped("request --fail exits 9 on an HTTP error, without it 0; an unreachable resource exits 10", () =>
     Effect.gen(function*() {
       const server = yield* makeServer
       const resource = yield* startServer({ handle: () => ({ status: 404, body: { error: "not_found" } }) })
@@ -222,7 +222,7 @@ describe("oauth-cc CLI", { timeout: 120_000 }, () => {
       assert.match(resource.seen[0]!.headers.authorization ?? "", /^Bearer /)
       const closed = yield* closedUrl
       const unreachable = yield* runCli(["request", `${closed}/gone`], envOf(server))
-      assertFails(unreachable, 8, "failed (Transport)")
+      assertFails(unreachable, 10, "failed (Transport)")
     }))
 
   it.scoped("Ctrl-C while the token endpoint hangs: exit 130 at once", () =>

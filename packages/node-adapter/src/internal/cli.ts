@@ -16,7 +16,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
-import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
@@ -26,43 +26,20 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs/promises"
 import type * as NodeTransport from "../NodeTransport.js"
+import * as Completion from "./cliCompletion.js"
+import { withPlainConsole } from "./cliConsole.js"
+import {
+  CliError,
+  ExitCode,
+  exitCodeOfTokenError,
+  HttpStatusError,
+  InsecureHttp,
+  RequestFailed,
+  TimedOut
+} from "./cliExit.js"
 import { CliMask, makeMask, type Mask } from "./cliMask.js"
 import { split } from "./nodeLayers.js"
 import { makeDispatcher } from "./nodeTransport.js"
-
-// -----------------------------------------------------------------------------
-// exit codes
-// -----------------------------------------------------------------------------
-
-/** The exit codes of `oauth-cc`, documented in the README. 3..7 come from `TokenError.exitCode`. @internal */
-export const ExitCode = {
-  Ok: 0,
-  Unexpected: 1,
-  Usage: 2,
-  RequestFailed: 8,
-  HttpError: 9
-} as const
-
-/** A usage or configuration error: one line, exit code 2. @internal */
-export class CliError extends Data.TaggedError("CliError")<{ readonly detail: string }> {
-  override get message() {
-    return this.detail
-  }
-}
-
-/** The resource request got no answer. @internal */
-export class RequestFailed extends Data.TaggedError("RequestFailed")<{ readonly detail: string }> {
-  override get message() {
-    return this.detail
-  }
-}
-
-/** `--fail` and the resource answered ≥ 400. @internal */
-export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{ readonly status: number }> {
-  override get message() {
-    return `the server answered HTTP ${this.status}`
-  }
-}
 
 // -----------------------------------------------------------------------------
 // options
@@ -106,7 +83,42 @@ const settings = {
   verbose: Options.boolean("verbose").pipe(
     Options.withAlias("v"),
     Options.withDescription("Show token requests, attempts and retry waits on stderr.")
+  ),
+  timeout: optionalText(
+    "timeout",
+    "Give up after this long, retries and waits included (exit 124): seconds, or with a unit: 500ms, 10s, 2m."
   )
+}
+
+/** `--timeout`: a positive number of seconds, or with a unit `ms`, `s` or `m`. @internal */
+export const parseTimeout = (text: string): Option.Option<Duration.Duration> => {
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim())
+  if (match === null) return Option.none()
+  const value = Number(match[1])
+  const millis = match[2] === "ms" ? value : match[2] === "m" ? value * 60_000 : value * 1000
+  return millis >= 1 && Number.isFinite(millis) ? Option.some(Duration.millis(Math.round(millis))) : Option.none()
+}
+
+/** The body of a command: scoped, bounded by `--timeout`, logging with `-v`. */
+const runWith = <A, E, R>(
+  s: { readonly verbose: boolean; readonly timeout: Option.Option<string> },
+  body: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | CliError | TimedOut, Exclude<R, Scope.Scope>> => {
+  const scoped = Effect.scoped(body)
+  const bounded: Effect.Effect<A, E | CliError | TimedOut, Exclude<R, Scope.Scope>> = Option.match(s.timeout, {
+    onNone: () => scoped,
+    onSome: (text) =>
+      Option.match(parseTimeout(text), {
+        onNone: () =>
+          Effect.fail(new CliError({ detail: `--timeout takes a duration like 30, 500ms, 10s or 2m, got "${text}"` })),
+        onSome: (duration) =>
+          Effect.timeoutFail(scoped, {
+            duration,
+            onTimeout: () => new TimedOut({ millis: Duration.toMillis(duration) })
+          })
+      })
+  })
+  return withVerbose(s.verbose)(bounded)
 }
 
 type Settings = {
@@ -374,7 +386,7 @@ const tokenCommand = Command.make(
         scope: mask.text(token.scope.join(" "))
       }
       process.stdout.write(`${JSON.stringify(json)}\n`)
-    }).pipe(Effect.scoped, withVerbose(s.verbose))
+    }).pipe((body) => runWith(s, body))
 ).pipe(Command.withDescription("Print an access token, e.g. curl -H \"Authorization: Bearer $(oauth-cc token)\" …"))
 
 const parseHeader = (header: string): Effect.Effect<readonly [string, string], CliError> => {
@@ -384,6 +396,12 @@ const parseHeader = (header: string): Effect.Effect<readonly [string, string], C
     ? Effect.succeed([name, header.slice(colon + 1).trim()] as const)
     : Effect.fail(new CliError({ detail: `-H takes "Name: value", got a header without a valid name` }))
 }
+
+const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"])
+
+/** The hosts where `http:` stays on the machine (the same rule as core's token URL check). @internal */
+export const isLoopback = (url: URL): boolean =>
+  loopbackHosts.has(url.hostname) || url.hostname.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(url.hostname)
 
 const contentTypeOf = (text: string) => {
   try {
@@ -420,6 +438,11 @@ const requestCommand = Command.make(
     fail: Options.boolean("fail").pipe(
       Options.withAlias("f"),
       Options.withDescription("Exit with code 9 when the server answers with a status of 400 or more.")
+    ),
+    allowInsecureHttp: Options.boolean("allow-insecure-http").pipe(
+      Options.withDescription(
+        "Send the bearer token to a non-loopback http: URL, in clear (refused by default: exit 11, RFC 6750 §5.3)."
+      )
     )
   },
   (s) =>
@@ -432,6 +455,10 @@ const requestCommand = Command.make(
       }
       if (url.protocol !== "https:" && url.protocol !== "http:") {
         return yield* new CliError({ detail: `the URL must be http: or https:, not ${url.protocol}` })
+      }
+      // RFC 6750 §5.3: checked before anything is read or sent, the token request included.
+      if (url.protocol === "http:" && !isLoopback(url) && !s.allowInsecureHttp) {
+        return yield* new InsecureHttp({ origin: url.origin })
       }
       const method = s.method.toUpperCase()
       if (!/^[A-Z]+$/.test(method)) return yield* new CliError({ detail: "-X takes an HTTP method name" })
@@ -450,7 +477,9 @@ const requestCommand = Command.make(
 
       const { client, provider } = yield* session(s)
       const mask = yield* CliMask
-      const authorized = AuthorizedHttpClient.authorize(traced(client, "request:"), provider)
+      const authorized = AuthorizedHttpClient.authorize(traced(client, "request:"), provider, {
+        allowInsecureHttp: s.allowInsecureHttp
+      })
       const response = yield* authorized.execute(request).pipe(
         Effect.catchIf(HttpClientError.isHttpClientError, (error) =>
           Effect.fail(
@@ -473,7 +502,7 @@ const requestCommand = Command.make(
       }
       process.stdout.write(mask.bytes(new Uint8Array(body)))
       if (s.fail && response.status >= 400) return yield* new HttpStatusError({ status: response.status })
-    }).pipe(Effect.scoped, withVerbose(s.verbose))
+    }).pipe((body) => runWith(s, body))
 ).pipe(Command.withDescription("Send one authorized request and print the answer."))
 
 const causeText = (error: HttpClientError.HttpClientError): string => {
@@ -486,9 +515,29 @@ const causeText = (error: HttpClientError.HttpClientError): string => {
   return ""
 }
 
+const shells = ["bash", "zsh", "fish"] as const
+
+const completionsCommand = Command.make(
+  "completions",
+  { shell: Args.choice(shells.map((shell) => [shell, shell] as const), { name: "shell" }) },
+  ({ shell }) =>
+    Effect.sync(() => {
+      const specs = [
+        Completion.specOf(tokenCommand),
+        Completion.specOf(requestCommand),
+        { name: "completions", flags: [], positional: shells }
+      ]
+      process.stdout.write(Completion[shell]("oauth-cc", specs))
+    })
+).pipe(
+  Command.withDescription(
+    "Print a completion script: source <(oauth-cc completions bash), or zsh; oauth-cc completions fish | source."
+  )
+)
+
 const command = Command.make("oauth-cc").pipe(
   Command.withDescription("OAuth 2.0 client credentials from the shell."),
-  Command.withSubcommands([tokenCommand, requestCommand])
+  Command.withSubcommands([tokenCommand, requestCommand, completionsCommand])
 )
 
 /** @internal */
@@ -503,7 +552,7 @@ const report = (error: unknown, mask: Mask): Effect.Effect<number> =>
     if (ValidationError.isValidationError(error)) return ExitCode.Usage // @effect/cli printed it
     if (TokenError.isTokenError(error)) {
       line(error.message)
-      return TokenError.exitCode(error)
+      return exitCodeOfTokenError(error)
     }
     if (ConfigError.isConfigError(error)) {
       line(formatConfigError(error))
@@ -520,6 +569,14 @@ const report = (error: unknown, mask: Mask): Effect.Effect<number> =>
     if (error instanceof HttpStatusError) {
       line(error.message)
       return ExitCode.HttpError
+    }
+    if (error instanceof TimedOut) {
+      line(error.message)
+      return ExitCode.TimedOut
+    }
+    if (error instanceof InsecureHttp) {
+      line(error.message)
+      return ExitCode.InsecureHttp
     }
     line("unexpected error")
     return ExitCode.Unexpected
@@ -546,6 +603,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, 
       if (secret !== undefined && secret !== "") mask.addSecret(Redacted.make(secret), env.OAUTH_CLIENT_ID ?? "")
     }
     return cli(argv).pipe(
+      withPlainConsole,
       Effect.provideService(CliMask, mask),
       Effect.exit,
       Effect.flatMap(Exit.match({
@@ -555,7 +613,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, 
             onSome: (error) => report(error, mask),
             onNone: () =>
               Cause.isInterruptedOnly(cause)
-                ? Effect.succeed(130)
+                ? Effect.succeed(ExitCode.Interrupted)
                 : Effect.flatMap(
                   Effect.sync(() => process.stderr.write("oauth-cc: unexpected error\n")),
                   () => Effect.succeed(ExitCode.Unexpected)
