@@ -97,6 +97,14 @@ export interface Options {
   } | undefined
   /** The largest request body read; a larger one gets `413 invalid_request`. Default: 1 MiB. */
   readonly maxBodyBytes?: number | undefined
+  /**
+   * Serve the admin API under `/__admin/` (scripted answers, clients, revocation, journal, token lifetime as
+   * JSON over HTTP, for tests in other languages: see the README). Default: false; `oauth-cc-fake-server`
+   * turns it on.
+   *
+   * @since 0.2.0
+   */
+  readonly admin?: boolean | undefined
 }
 
 /**

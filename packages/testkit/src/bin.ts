@@ -6,7 +6,9 @@
  * {"issuer":"http://127.0.0.1:40123","tokenUrl":"http://127.0.0.1:40123/token",…}
  * ```
  *
- * Prints one JSON line once it listens, and stops cleanly (exit 0) on SIGINT or SIGTERM.
+ * Prints one JSON line once it listens, and stops cleanly (exit 0) on SIGINT or SIGTERM. The admin API
+ * (`/__admin/`: scripted answers, clients, revocation, journal, token lifetime) is on unless `--no-admin`;
+ * `--config file.json` reads clients and settings.
  *
  * @since 0.1.0
  */
@@ -20,7 +22,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as fs from "node:fs/promises"
 import * as FakeAuthServer from "./FakeAuthServer.js"
+import { ClientJson, formatError, toClientOptions } from "./internal/admin.js"
 
 const Client = Schema.Struct({
   id: Schema.NonEmptyString,
@@ -47,6 +51,29 @@ const ClientSpec: Schema.Schema<typeof Client.Type, string> = Schema.transformOr
 const Port = Schema.Int.pipe(Schema.between(0, 65535))
 const Ttl = Schema.Int.pipe(Schema.positive())
 
+/** The `--config` file. */
+const ConfigFile = Schema.parseJson(Schema.Struct({
+  clients: Schema.optional(Schema.Array(ClientJson)),
+  ttl: Schema.optional(Ttl),
+  tokenFormat: Schema.optional(Schema.Literal("opaque", "jwt")),
+  audience: Schema.optional(Schema.String)
+}))
+
+class ConfigFileError extends Error {}
+
+const readConfig = (path: string) =>
+  Effect.tryPromise({
+    try: () => fs.readFile(path, "utf8"),
+    catch: (cause) => new ConfigFileError(`cannot read --config ${path}: ${(cause as NodeJS.ErrnoException).code}`)
+  }).pipe(
+    Effect.flatMap((text) =>
+      Effect.mapError(
+        Schema.decodeUnknown(ConfigFile, { onExcessProperty: "error" })(text),
+        (error) => new ConfigFileError(`invalid --config ${path}: ${formatError(error)}`)
+      )
+    )
+  )
+
 const command = Command.make(
   "oauth-cc-fake-server",
   {
@@ -68,16 +95,29 @@ const command = Command.make(
       Options.withDescription("Token lifetime in seconds (default 300)")
     ),
     jwt: Options.boolean("jwt").pipe(Options.withDescription("Issue ES256-signed JWT access tokens")),
-    audience: Options.text("audience").pipe(Options.optional, Options.withDescription("The aud of issued tokens"))
+    audience: Options.text("audience").pipe(Options.optional, Options.withDescription("The aud of issued tokens")),
+    config: Options.file("config").pipe(
+      Options.optional,
+      Options.withDescription(
+        "A JSON file: {\"clients\": [{\"id\", \"secret\", \"scopes\", \"authMethods\", \"publicKey\" (JWK or PEM), \"jwks\"}], " +
+          "\"ttl\", \"tokenFormat\", \"audience\"}; flags add to it"
+      )
+    ),
+    noAdmin: Options.boolean("no-admin").pipe(Options.withDescription("Do not serve the admin API under /__admin/"))
   },
-  ({ audience, clients, jwt, port, ttl }) =>
+  ({ audience, clients, config, jwt, noAdmin, port, ttl }) =>
     Effect.gen(function*() {
+      const file = Option.isSome(config) ? yield* readConfig(config.value) : {}
+      const allClients = [...(file.clients ?? []).map(toClientOptions), ...clients]
+      const tokenTtl = Option.isSome(ttl) ? ttl.value : file.ttl
+      const aud = Option.isSome(audience) ? audience.value : file.audience
       const server = yield* FakeAuthServer.make({
         port,
-        tokenFormat: jwt ? "jwt" : "opaque",
-        ...(clients.length === 0 ? {} : { clients }),
-        ...(Option.isSome(ttl) ? { tokenTtl: Duration.seconds(ttl.value) } : {}),
-        ...(Option.isSome(audience) ? { audience: audience.value } : {})
+        admin: !noAdmin,
+        tokenFormat: jwt ? "jwt" : file.tokenFormat ?? "opaque",
+        ...(allClients.length === 0 ? {} : { clients: allClients }),
+        ...(tokenTtl === undefined ? {} : { tokenTtl: Duration.seconds(tokenTtl) }),
+        ...(aud === undefined ? {} : { audience: aud })
       })
       yield* Console.log(JSON.stringify({
         issuer: server.issuer,
@@ -85,6 +125,7 @@ const command = Command.make(
         jwksUri: server.jwksUri,
         resourceUrl: server.resourceUrl,
         metadataUrl: server.metadataUrl,
+        ...(noAdmin ? {} : { adminUrl: `${server.issuer}/__admin/` }),
         clients: server.clients.map((c) => c.id)
       }))
       return yield* Effect.never
@@ -93,4 +134,15 @@ const command = Command.make(
 
 const cli = Command.run(command, { name: "oauth-cc-fake-server", version: "0.1.0" })
 
-cli(process.argv).pipe(Effect.provide(NodeContext.layer), NodeRuntime.runMain({ disableErrorReporting: false }))
+cli(process.argv).pipe(
+  Effect.catchIf(
+    (error): error is ConfigFileError => error instanceof ConfigFileError,
+    (error) =>
+      Effect.sync(() => {
+        process.stderr.write(`oauth-cc-fake-server: ${error.message}\n`)
+        process.exitCode = 2
+      })
+  ),
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: false })
+)

@@ -6,6 +6,7 @@ import * as Jose from "jose"
 import * as Crypto from "node:crypto"
 import type * as FakeAuthServer from "../FakeAuthServer.js"
 import * as FakeResponse from "../FakeResponse.js"
+import { adminPrefix, handleAdmin } from "./admin.js"
 import { isCredentialParam, redactHeaders, redactPath } from "./journalRedaction.js"
 
 // -----------------------------------------------------------------------------
@@ -187,8 +188,8 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true })
 
 /** @internal */
 export class ServerState {
-  readonly clients: ReadonlyArray<Client>
-  readonly ttlMillis: number
+  clients: ReadonlyArray<Client>
+  ttlMillis: number
   readonly tokenFormat: "opaque" | "jwt"
   readonly maxBodyBytes: number
   readonly rateLimit:
@@ -265,6 +266,12 @@ export class ServerState {
     }))
   }
 
+  /** Adds a client, or replaces the one with the same id. */
+  registerClient(options: FakeAuthServer.ClientOptions): void {
+    const client = resolveClient(options)
+    this.clients = [...this.clients.filter((c) => c.id !== client.id), client]
+  }
+
   revoke(input: FakeAuthServer.TokenInput): boolean {
     const value = typeof input === "string"
       ? input
@@ -329,6 +336,7 @@ export class ServerState {
   handle(request: IncomingRequest): Effect.Effect<Outcome> {
     return Effect.suspend(() => {
       const pathname = request.path.split("?")[0]!
+      if (this.options.admin === true && pathname.startsWith(adminPrefix)) return handleAdmin(this, request)
       if (pathname === "/token") return this.handleToken(request)
       if (pathname === "/resource" || pathname.startsWith("/resource/")) return this.handleResource(request)
       return Effect.map(Clock.currentTimeMillis, (now) => {
