@@ -114,7 +114,11 @@ export interface Options {
   readonly audience?: string | undefined
   /** Resource indicators (RFC 8707). */
   readonly resource?: string | ReadonlyArray<string> | undefined
-  /** More form parameters for the token request. They cannot override the ones above. */
+  /**
+   * More form parameters for the token request. Naming one the request sets itself (`grant_type`, `scope`,
+   * `audience`, `resource`, `client_id`, `client_secret`, `client_assertion`, `client_assertion_type`) is
+   * rejected by `validate`.
+   */
   readonly extraParams?: Readonly<Record<string, string>> | undefined
   /** A token is served until `expiresAt - refreshSkew` (capped at half its lifetime). Default: 60 seconds. */
   readonly refreshSkew?: Duration.DurationInput | undefined

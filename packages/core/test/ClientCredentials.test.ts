@@ -7,7 +7,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as ClientCredentials from "../src/ClientCredentials.js"
 import * as TokenProvider from "../src/TokenProvider.js"
-import { canarySecret, fakeClient, tokenBody } from "./utils.js"
+import { baseOptions, canarySecret, fakeClient, tokenBody } from "./utils.js"
 
 const env = (vars: Record<string, string>) => ConfigProvider.fromMap(new Map(Object.entries(vars)), { pathDelim: "_" })
 
@@ -19,6 +19,30 @@ const good = {
 
 const load = (vars: Record<string, string>, prefix?: string) =>
   Effect.either(Effect.withConfigProvider(ClientCredentials.config(prefix), env(vars)))
+
+describe("ClientCredentials.validate", () => {
+  for (
+    const key of [
+      "grant_type",
+      "client_id",
+      "client_secret",
+      "client_assertion",
+      "client_assertion_type",
+      "scope",
+      "audience",
+      "resource"
+    ]
+  ) {
+    it(`rejects extraParams naming the reserved parameter ${key}`, () => {
+      const result = ClientCredentials.validate({ ...baseOptions, extraParams: { tenant: "a", [key]: "x" } })
+      assert.isTrue(Either.isLeft(result))
+      if (Either.isLeft(result)) assert.include(String(result.left), `must not set ${key}`)
+    })
+  }
+  it("accepts other extraParams", () => {
+    assert.isTrue(Either.isRight(ClientCredentials.validate({ ...baseOptions, extraParams: { organization: "o" } })))
+  })
+})
 
 describe("ClientCredentials.config", () => {
   it.effect("reads the OAUTH_* variables, splitting scope and resource on spaces", () =>

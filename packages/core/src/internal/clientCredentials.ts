@@ -23,6 +23,18 @@ export const splitList = (input: string | ReadonlyArray<string> | undefined): Re
 /** RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E ) */
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
+/** Parameters the token request sets itself; `extraParams` cannot name them. @internal */
+export const reservedParams: ReadonlySet<string> = new Set([
+  "grant_type",
+  "scope",
+  "audience",
+  "resource",
+  "client_id",
+  "client_secret",
+  "client_assertion",
+  "client_assertion_type"
+])
+
 const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"])
 
 /** @internal */
@@ -140,6 +152,11 @@ export const validate = (
       if (new URL(resource).hash !== "") return invalid("resource", "must not have a fragment (RFC 8707)")
     } catch {
       return invalid("resource", "must be an absolute URI (RFC 8707)")
+    }
+  }
+  for (const key of Object.keys(options.extraParams ?? {})) {
+    if (reservedParams.has(key)) {
+      return invalid("extraParams", `must not set ${key}: the token request sets it (use the option of that name)`)
     }
   }
   if (options.refreshAhead !== undefined && !(options.refreshAhead > 0 && options.refreshAhead <= 1)) {

@@ -22,8 +22,9 @@ import * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
 import * as TokenError from "../TokenError.js"
 import { assertionType, sign, type Signer } from "./clientAssertion.js"
-import type { Resolved } from "./clientCredentials.js"
+import { reservedParams, type Resolved } from "./clientCredentials.js"
 import * as Monotonic from "./monotonic.js"
+import * as TransportFailure from "./transportFailure.js"
 
 /**
  * Where and how token requests go: configured, or discovered from the issuer.
@@ -46,17 +47,6 @@ export interface Params {
   readonly audience: string | undefined
   readonly resource: ReadonlyArray<string>
 }
-
-const reservedParams = new Set([
-  "grant_type",
-  "scope",
-  "audience",
-  "resource",
-  "client_id",
-  "client_secret",
-  "client_assertion",
-  "client_assertion_type"
-])
 
 /**
  * RFC 6749 §2.3.1 / Appendix B: id and secret are form-urlencoded before they are joined for Basic.
@@ -482,12 +472,15 @@ const describeCause = (cause: unknown): string => {
   return String(cause)
 }
 
-const transportError = (error: HttpClientError.HttpClientError, scrub: Scrub) =>
-  new TokenError.TokenTransportError({
-    reason: "Network",
-    detail: clip(scrub(`${error.reason}: ${describeCause(error.cause ?? error.message)}`), 300),
+const transportError = (error: HttpClientError.HttpClientError, scrub: Scrub) => {
+  // certificates, client certificates and proxy credentials are terminal: retrying meets the same refusal
+  const terminal = TransportFailure.classify(error.cause)
+  return new TokenError.TokenTransportError({
+    reason: terminal?.reason ?? "Network",
+    detail: terminal?.detail ?? clip(scrub(`${error.reason}: ${describeCause(error.cause ?? error.message)}`), 300),
     attempts: 1
   })
+}
 
 /**
  * Sends one request and reads the whole answer (up to `maxResponseBytes`) within the per-attempt
