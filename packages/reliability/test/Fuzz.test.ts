@@ -120,9 +120,9 @@ const numericEdges = fc.tuple(fc.constantFrom(canaryToken, "abc.DEF"), expiresRa
   ([token, raw]) => `{"access_token":"${token}","token_type":"Bearer","expires_in":${raw}}`
 )
 
-/** JSON nested 1,000 to 50,000 levels deep in one field or as the body (a stack overflow while formatting). */
+/** JSON nested 1,000 to 20,000 levels deep (the core suite goes to 300,000) in one field or as the body (a stack overflow while formatting). */
 const deepNesting = fc.tuple(
-  fc.integer({ min: 1_000, max: 50_000 }),
+  fc.integer({ min: 1_000, max: 20_000 }),
   fc.constantFrom("access_token", "token_type", "expires_in", "scope", "error", "error_description", "body"),
   fc.constantFrom(["[", "]"] as const, ["{\"a\":", "}"] as const)
 ).map(([depth, field, [open, close]]) => {
@@ -347,6 +347,8 @@ describe("fuzz", () => {
         }
         assert.strictEqual(completed, only === undefined ? runs : 1)
       }),
-    120_000
+    // ~40 s on an idle 2-core machine; 10,000 runs took 200 s at load average 10 (2 cores): the bound
+    // covers that, and every run is itself bounded in virtual time, so a hang still fails the run
+    400_000
   )
 })
