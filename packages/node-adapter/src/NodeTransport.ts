@@ -88,6 +88,13 @@ export interface Options {
   readonly tls?: TlsOptions | undefined
   /** Connection reuse. Default: on, see `KeepAliveOptions`. */
   readonly keepAlive?: KeepAliveOptions | undefined
+  /**
+   * How long opening a connection may take: TCP and TLS, and through a proxy the CONNECT tunnel too (a proxy
+   * that never answers would otherwise hold a request for undici's 300 s headers timeout). Default: 10 seconds.
+   *
+   * @since 0.2.0
+   */
+  readonly connectTimeout?: Duration.DurationInput | undefined
 }
 
 /**

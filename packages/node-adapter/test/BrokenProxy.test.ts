@@ -1,8 +1,9 @@
 /**
  * A broken proxy ends promptly: servers written here, mistaken for proxies, that close the socket on
  * CONNECT, answer it with garbage, or start an answer and hang up. undici 7 retries a tunnel whose
- * CONNECT fails with a socket error at once and forever (thousands of CONNECTs a second); the token
- * endpoint and resource requests must instead get a typed transport error after a few CONNECTs.
+ * CONNECT fails with a socket error at once and forever (thousands of CONNECTs a second), and waits 300 s
+ * for a proxy that never answers; the token endpoint and resource requests must instead get a typed
+ * transport error after a few CONNECTs, or after `connectTimeout`.
  */
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import { assert, describe, it } from "@effect/vitest"
@@ -17,7 +18,7 @@ import * as NodeAuthorizedHttpClient from "../src/NodeAuthorizedHttpClient.js"
 import * as NodeTokenProvider from "../src/NodeTokenProvider.js"
 import { startServer, tokenReply } from "./fixtures/server.js"
 
-type Behaviour = "close" | "garbage" | "partial"
+type Behaviour = "close" | "garbage" | "partial" | "silent"
 
 interface BrokenProxy {
   readonly url: string
@@ -42,6 +43,7 @@ const brokenProxy = (behaviour: Behaviour): Effect.Effect<BrokenProxy, never, Sc
             if (head.startsWith("CONNECT ")) connects++
             head = ""
             if (behaviour === "close") socket.destroy()
+            else if (behaviour === "silent") return
             else if (behaviour === "garbage") socket.end("SSH-2.0-OpenSSH_9.6\r\n\r\n\u0000\u0001garbage")
             else socket.end("HTTP/1.1 200 Connection")
           })
@@ -70,7 +72,10 @@ const brokenProxy = (behaviour: Behaviour): Effect.Effect<BrokenProxy, never, Sc
  */
 const hang = "15 seconds"
 
-const behaviours: ReadonlyArray<Behaviour> = ["close", "garbage", "partial"]
+const behaviours: ReadonlyArray<Behaviour> = ["close", "garbage", "partial", "silent"]
+
+/** Short, so the silent proxy's tunnels time out quickly. */
+const connectTimeout = "500 millis"
 
 describe("a broken proxy", () => {
   for (const behaviour of behaviours) {
@@ -84,6 +89,7 @@ describe("a broken proxy", () => {
             clientId: "client",
             clientSecret: Redacted.make("s3cr3t"),
             proxy: proxy.url,
+            connectTimeout,
             retry: { baseDelay: "1 millis", maxDelay: "5 millis", maxAttempts }
           })),
           Effect.timeout(hang),
@@ -108,7 +114,8 @@ describe("a broken proxy", () => {
             tokenUrl: `${tokenEndpoint.url}/token`,
             clientId: "client",
             clientSecret: Redacted.make("s3cr3t"),
-            proxy: { httpsProxy: proxy.url, noProxy: "127.0.0.1" }
+            proxy: { httpsProxy: proxy.url, noProxy: "127.0.0.1" },
+            connectTimeout
           })),
           Effect.timeout(hang),
           Effect.flip

@@ -23,7 +23,7 @@ import { makeDispatcher } from "./nodeTransport.js"
 export const split = (
   options: NodeTokenProvider.Options
 ): Effect.Effect<readonly [ClientCredentials.Options, NodeTransport.Options], ConfigError.ConfigError> => {
-  const { keepAlive, proxy, tls, ...grant } = options
+  const { connectTimeout, keepAlive, proxy, tls, ...grant } = options
   const hasCert = tls?.cert !== undefined && tls.key !== undefined
   const credentials: ClientCredentials.Options =
     grant.authMethod === undefined && grant.clientSecret === undefined && grant.clientAssertion?.key === undefined &&
@@ -35,7 +35,7 @@ export const split = (
       ConfigError.InvalidData(["tls"], "tls_client_auth needs a client certificate: tls.cert and tls.key")
     )
   }
-  return Effect.succeed([credentials, { keepAlive, proxy, tls }] as const)
+  return Effect.succeed([credentials, { connectTimeout, keepAlive, proxy, tls }] as const)
 }
 
 /** The provider and the undici client it uses, sharing one dispatcher. @internal */

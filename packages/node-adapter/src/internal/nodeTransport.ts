@@ -121,13 +121,33 @@ const retriedByUndici = new Set(["UND_ERR_SOCKET", "UND_ERR_INFO"])
 /**
  * A connector that lets undici retry a socket error `maxTunnelAttempts` times in a row, then fails
  * the queued requests with a `ProxyTunnelError`. undici 7's `ProxyAgent` reports a proxy that closes
- * the socket on CONNECT as such a socket error, and undici reconnects at once, forever.
+ * the socket on CONNECT as such a socket error, and undici reconnects at once, forever. A tunnel not
+ * established within `timeoutMillis` (a proxy that never answers CONNECT: undici would wait for its
+ * 300 s headers timeout) fails with undici's `ConnectTimeoutError`.
  */
-const boundedConnector = (connect: Undici.buildConnector.connector): Undici.buildConnector.connector => {
+const boundedConnector = (
+  connect: Undici.buildConnector.connector,
+  timeoutMillis: number
+): Undici.buildConnector.connector => {
   let failures = 0
-  return (options, callback) =>
+  return (options, callback) => {
+    let settled = false
+    const timer = setTimeout(() => {
+      settled = true
+      callback(
+        new Undici.errors.ConnectTimeoutError(`the proxy tunnel was not established within ${timeoutMillis} ms`),
+        null
+      )
+    }, timeoutMillis)
+    timer.unref()
     connect(options, (...args) => {
-      const [error] = args
+      clearTimeout(timer)
+      const [error, socket] = args
+      if (settled) {
+        socket?.destroy()
+        return
+      }
+      settled = true
       if (error === null || !retriedByUndici.has((error as { code?: unknown }).code as string)) {
         failures = 0
         return callback(...args)
@@ -138,12 +158,15 @@ const boundedConnector = (connect: Undici.buildConnector.connector): Undici.buil
       failures = 0
       callback(new ProxyTunnelError(attempts, error), null)
     })
+  }
 }
 
-/** undici's own factory (a `Client` for one connection, else a `Pool`) with a bounded connector. */
-const factory = (origin: string | URL, options: object): Undici.Dispatcher => {
+/** undici's own factory (a `Client` for one connection, else a `Pool`), with a bounded proxy connector. */
+const factoryWith = (timeoutMillis: number) => (origin: string | URL, options: object): Undici.Dispatcher => {
   const { connect, connections } = options as Undici.Pool.Options
-  const bounded = typeof connect === "function" ? { ...options, connect: boundedConnector(connect) } : options
+  const bounded = typeof connect === "function"
+    ? { ...options, connect: boundedConnector(connect, timeoutMillis) }
+    : options
   return connections === 1 ? new Undici.Client(origin, bounded) : new Undici.Pool(origin, bounded)
 }
 
@@ -211,6 +234,7 @@ export const checkTls = (tls: NodeTransport.TlsOptions | undefined): Either.Eith
 export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Options => {
   const keepAlive = options.keepAlive ?? {}
   const connect = tlsOptions(options.tls)
+  const connectTimeout = toMillis(options.connectTimeout, "10 seconds")
   return {
     ...(keepAlive === false ? { pipelining: 0 } : {
       keepAliveTimeout: toMillis(keepAlive.idleTimeout, "4 seconds"),
@@ -218,7 +242,8 @@ export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Optio
       connections: keepAlive.connections ?? 64
     }),
     ...(connect === undefined ? {} : { connect }),
-    factory
+    connectTimeout,
+    factory: factoryWith(connectTimeout)
   }
 }
 
