@@ -12,6 +12,7 @@ import * as AuthorizedHttpClient from "@oauth-cc/core/AuthorizedHttpClient"
 import * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
 import * as TokenError from "@oauth-cc/core/TokenError"
 import * as TokenProvider from "@oauth-cc/core/TokenProvider"
+import * as TokenStore from "@oauth-cc/core/TokenStore"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as ConfigError from "effect/ConfigError"
@@ -26,6 +27,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs/promises"
 import type * as NodeTransport from "../NodeTransport.js"
+import { defaultDir, deriveKeys, makeFileStore } from "./cliCache.js"
 import * as Completion from "./cliCompletion.js"
 import { withPlainConsole } from "./cliConsole.js"
 import {
@@ -83,6 +85,11 @@ const settings = {
   verbose: Options.boolean("verbose").pipe(
     Options.withAlias("v"),
     Options.withDescription("Show token requests, attempts and retry waits on stderr.")
+  ),
+  cache: Options.boolean("cache").pipe(
+    Options.withDescription(
+      "Reuse a token from an encrypted file cache while it is valid (key from env OAUTH_CC_CACHE_KEY, which also turns it on)."
+    )
   ),
   timeout: optionalText(
     "timeout",
@@ -355,8 +362,16 @@ const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.Con
     const tls = yield* tlsOf(s)
     const [grant, transport] = yield* split({ ...credentials, ...(tls === undefined ? {} : { tls }) })
     const client = NodeHttpClient.makeUndici(yield* makeDispatcher(transport))
+    const cacheKey = process.env.OAUTH_CC_CACHE_KEY
+    if (s.cache && (cacheKey === undefined || cacheKey === "")) {
+      return yield* new CliError({ detail: "--cache needs the cache key in env OAUTH_CC_CACHE_KEY" })
+    }
+    const store = cacheKey === undefined || cacheKey === ""
+      ? undefined
+      : makeFileStore(defaultDir(process.env), yield* deriveKeys(Redacted.make(cacheKey)))
     const provider = yield* TokenProvider.make(grant).pipe(
-      Effect.provideService(HttpClient.HttpClient, traced(client, "token request:"))
+      Effect.provideService(HttpClient.HttpClient, traced(client, "token request:")),
+      store === undefined ? (effect) => effect : Effect.provideService(TokenStore.TokenStore, store)
     )
     return { provider: maskingTokens(provider, mask), client }
   })
@@ -599,7 +614,7 @@ export const main = (argv: ReadonlyArray<string>): Effect.Effect<number, never, 
     }
     const mask = makeMask()
     const env = process.env
-    for (const secret of [env.OAUTH_CLIENT_SECRET, env.OAUTH_TLS_KEY_PASSPHRASE]) {
+    for (const secret of [env.OAUTH_CLIENT_SECRET, env.OAUTH_TLS_KEY_PASSPHRASE, env.OAUTH_CC_CACHE_KEY]) {
       if (secret !== undefined && secret !== "") mask.addSecret(Redacted.make(secret), env.OAUTH_CLIENT_ID ?? "")
     }
     return cli(argv).pipe(
