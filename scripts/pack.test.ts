@@ -156,6 +156,13 @@ describe("the published packages, installed with npm outside the workspace", () 
     for (const name of published) {
       const { stdout } = await run("tar", ["tzf", tarball[name]!], { cwd: tmp })
       const files = stdout.trim().split("\n")
+      const listing = await run("tar", ["tzvf", tarball[name]!], { cwd: tmp })
+      const unpacked = listing.stdout.trim().split("\n").reduce((sum, line) => sum + Number(line.split(/\s+/)[2]), 0)
+      console.log(
+        `${name}: ${(statSync(tarball[name]!).size / 1024).toFixed(1)} KB packed, ${
+          (unpacked / 1024).toFixed(1)
+        } KB unpacked, ${files.length} files`
+      )
       for (const file of ["LICENSE", "CHANGELOG.md", "README.md", "dist/esm/index.js", "dist/cjs/index.js"]) {
         assert.include(files, `package/${file}`, `${name} ships ${file}`)
       }
