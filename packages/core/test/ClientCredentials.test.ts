@@ -84,7 +84,7 @@ describe("ClientCredentials.config", () => {
     ["ftp", { ...good, OAUTH_TOKEN_URL: "ftp://auth.example.test/token" }, "must use https"],
     ["credentials in the URL", { ...good, OAUTH_TOKEN_URL: "https://u:p@auth.example.test/token" }, "credentials"],
     ["an empty client id", { ...good, OAUTH_CLIENT_ID: " " }, "must not be empty"],
-    ["a missing secret", { OAUTH_TOKEN_URL: good.OAUTH_TOKEN_URL, OAUTH_CLIENT_ID: "svc" }, "clientSecret"],
+    ["a missing secret", { OAUTH_TOKEN_URL: good.OAUTH_TOKEN_URL, OAUTH_CLIENT_ID: "svc" }, "OAUTH_CLIENT_SECRET"],
     ["an unknown auth method", { ...good, OAUTH_AUTH_METHOD: "magic" }, "AUTH_METHOD"],
     ["a scope with a quote", { ...good, OAUTH_SCOPE: "a\"b" }, "RFC 6749"],
     ["a relative resource", { ...good, OAUTH_RESOURCE: "/api" }, "absolute URI"]

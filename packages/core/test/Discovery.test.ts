@@ -244,11 +244,14 @@ describe("issuer options", () => {
       assert.strictEqual(Either.getOrThrow(ok).issuer, issuer)
       const both = yield* load({ OAUTH_ISSUER: issuer, OAUTH_TOKEN_URL: tokenUrl })
       assert.isTrue(Either.isLeft(both))
-      if (Either.isLeft(both)) assert.include(String(both.left), "exactly one of TOKEN_URL and ISSUER")
+      if (Either.isLeft(both)) assert.include(String(both.left), "exactly one of OAUTH_TOKEN_URL and OAUTH_ISSUER")
       const neither = yield* load({})
       assert.isTrue(Either.isLeft(neither))
       if (Either.isLeft(neither)) {
-        assert.include(String(neither.left), "OAUTH.TOKEN_URL: \"Expected TOKEN_URL (the token endpoint) or ISSUER")
+        assert.include(
+          String(neither.left),
+          "OAUTH.TOKEN_URL: \"Expected OAUTH_TOKEN_URL (the token endpoint) or OAUTH_ISSUER"
+        )
       }
       const insecure = yield* load({ OAUTH_ISSUER: "http://auth.example.test" })
       assert.isTrue(Either.isLeft(insecure))

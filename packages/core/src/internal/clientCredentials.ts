@@ -195,11 +195,18 @@ export const config = (
       if (chosen.tokenUrl === undefined && chosen.issuer === undefined) {
         return Either.left(ConfigError.MissingData(
           ["TOKEN_URL"],
-          "Expected TOKEN_URL (the token endpoint) or ISSUER (to discover it) to exist"
+          `Expected ${variableName(prefix, "TOKEN_URL")} (the token endpoint) or ${
+            variableName(prefix, "ISSUER")
+          } (to discover it) to exist`
         ))
       }
       if (chosen.tokenUrl !== undefined && chosen.issuer !== undefined) {
-        return Either.left(ConfigError.InvalidData(["TOKEN_URL"], "set exactly one of TOKEN_URL and ISSUER"))
+        return Either.left(
+          ConfigError.InvalidData(
+            ["TOKEN_URL"],
+            `set exactly one of ${variableName(prefix, "TOKEN_URL")} and ${variableName(prefix, "ISSUER")}`
+          )
+        )
       }
       return Either.right(chosen)
     })
@@ -211,10 +218,10 @@ export const config = (
     scope: optionalList("SCOPE"),
     audience: optional(Config.string("AUDIENCE")),
     resource: optionalList("RESOURCE"),
-    authMethod: optional(Config.literal(...authMethods)("AUTH_METHOD")),
+    authMethod: optional(oneOf(prefix, "AUTH_METHOD", authMethods)),
     clientAssertion: Config.all({
       key: optional(Config.redacted("CLIENT_ASSERTION_KEY")) as Config.Config<Redacted.Redacted<string> | undefined>,
-      alg: optional(Config.literal(...algorithms)("CLIENT_ASSERTION_ALG")),
+      alg: optional(oneOf(prefix, "CLIENT_ASSERTION_ALG", algorithms)),
       kid: optional(Config.string("CLIENT_ASSERTION_KID")),
       audience: optional(Config.string("CLIENT_ASSERTION_AUDIENCE"))
     })
@@ -229,13 +236,54 @@ export const config = (
         ...dropUndefined(env),
         ...(Object.keys(assertion).length > 0 ? { clientAssertion: assertion } : {})
       } as ClientCredentials.Options
-      return Either.mapLeft(
-        validate(options),
-        (error) => prefix === "" ? error : ConfigError.prefixed(error, [prefix])
-      )
+      return Either.mapLeft(validate(options), (error) => namingVariable(error, prefix))
     })
   )
 }
+
+/** The variable each option is read from. */
+const variables: Readonly<Record<string, string>> = {
+  tokenUrl: "TOKEN_URL",
+  issuer: "ISSUER",
+  clientId: "CLIENT_ID",
+  clientSecret: "CLIENT_SECRET",
+  scope: "SCOPE",
+  audience: "AUDIENCE",
+  resource: "RESOURCE",
+  authMethod: "AUTH_METHOD",
+  "clientAssertion.key": "CLIENT_ASSERTION_KEY",
+  "clientAssertion.alg": "CLIENT_ASSERTION_ALG",
+  "clientAssertion.kid": "CLIENT_ASSERTION_KID",
+  "clientAssertion.audience": "CLIENT_ASSERTION_AUDIENCE"
+}
+
+/**
+ * A validation error of options read from the environment names the variable a user would set
+ * (`OAUTH_CLIENT_SECRET`), not the option (`clientSecret`); an option without a variable (given in
+ * `overrides`) keeps its name.
+ */
+const namingVariable = (error: ConfigError.ConfigError, prefix: string): ConfigError.ConfigError => {
+  if (error._op !== "InvalidData" && error._op !== "MissingData") return error
+  const variable = variables[error.path.join(".")]
+  if (variable === undefined) return error
+  // the provider puts the prefix before the path (OAUTH.CLIENT_SECRET); the message names the variable
+  const message = `${variableName(prefix, variable)} ${error.message}`
+  return error._op === "InvalidData"
+    ? ConfigError.InvalidData([variable], message)
+    : ConfigError.MissingData([variable], message)
+}
+
+const variableName = (prefix: string, variable: string) => prefix === "" ? variable : `${prefix}_${variable}`
+
+/** One of `values`, or an error naming the variable and what it may be. */
+const oneOf = <A extends string>(prefix: string, variable: string, values: ReadonlyArray<A>) =>
+  Config.string(variable).pipe(Config.mapOrFail((value) =>
+    values.includes(value as A)
+      ? Either.right(value as A)
+      : Either.left(
+        ConfigError.InvalidData([], `${variableName(prefix, variable)} must be one of ${values.join(", ")}`)
+      )
+  ))
 
 const dropUndefined = <A extends object>(a: A): Partial<A> =>
   Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as Partial<A>
