@@ -3,6 +3,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as ClientCredentials from "../src/ClientCredentials.js"
+import * as Endpoint from "../src/internal/tokenEndpoint.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
 
@@ -49,6 +50,19 @@ describe("token request (RFC 6749 §4.4.2)", () => {
       assert.strictEqual(id, "id:1")
       assert.strictEqual(pass, secret)
     }))
+
+  it("Basic credentials are the base64 of the UTF-8 bytes (Web platform btoa, no Buffer)", () => {
+    for (const [id, secret] of [["client", "s3cret"], ["clïent-ü", "sécrèt-€-😀"], ["a", ""]] as const) {
+      const expected = `Basic ${
+        Buffer.from(`${Endpoint.formEncode(id)}:${Endpoint.formEncode(secret)}`).toString("base64")
+      }`
+      assert.strictEqual(Endpoint.basicCredentials(id, secret, "form"), expected)
+      assert.strictEqual(
+        Endpoint.basicCredentials(id, secret, "raw"),
+        `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`
+      )
+    }
+  })
 
   it.scoped("basicEncoding: raw puts id and secret into Basic as they are", () =>
     Effect.gen(function*() {

@@ -58,7 +58,24 @@ export const formEncode = (value: string): string => new URLSearchParams([["", v
 /** @internal */
 export const basicCredentials = (id: string, secret: string, encoding: "form" | "raw"): string => {
   const encode = encoding === "form" ? formEncode : identity<string>
-  return `Basic ${Buffer.from(`${encode(id)}:${encode(secret)}`, "utf8").toString("base64")}`
+  return `Basic ${base64Utf8(`${encode(id)}:${encode(secret)}`)}`
+}
+
+/** Base64 of the UTF-8 bytes of `text`, with the Web platform's `btoa` (which takes one byte per char). @internal */
+export const base64Utf8 = (text: string): string => {
+  let binary = ""
+  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte)
+  return btoa(binary)
+}
+
+const concatBytes = (chunks: ReadonlyArray<Uint8Array>, size: number): Uint8Array => {
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.length
+  }
+  return bytes
 }
 
 /** The `aud` of a client assertion: see `ClientAssertion.Options.audience`. @internal */
@@ -449,7 +466,9 @@ const readBody = (response: HttpClientResponse.HttpClientResponse, cap: number) 
         ? Effect.fail(invalid(response.status, "BodyTooLarge", `the body is over ${cap} bytes`))
         : Effect.succeed({ size, chunks: Chunk.append(acc.chunks, chunk) })
     }
-  ).pipe(Effect.map(({ chunks }) => new TextDecoder().decode(Buffer.concat(Chunk.toReadonlyArray(chunks)))))
+  ).pipe(
+    Effect.map(({ chunks, size }) => new TextDecoder().decode(concatBytes(Chunk.toReadonlyArray(chunks), size)))
+  )
 
 /** fetch follows redirects unless told not to (undici's client never does); other init options are kept. */
 const noRedirects = <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
