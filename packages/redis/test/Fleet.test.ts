@@ -8,7 +8,6 @@ import { FakeResponse } from "@oauth-cc/testkit"
 import type { FakeAuthServer } from "@oauth-cc/testkit"
 import * as Effect from "effect/Effect"
 import { type Fleet, requestTimes, runFleet, spawnFleet, waitFor, windowsOf } from "./fixtures/fleet.js"
-import type { RedisServer } from "./fixtures/redisServer.js"
 import { authServer, dump, issuedValues, redisServer } from "./utils.js"
 
 const fleet = (processes: number, options: Parameters<typeof spawnFleet>[1]) =>
@@ -35,11 +34,13 @@ const servedOnlyIssuedTokens = (f: Fleet, server: FakeAuthServer.Handle) =>
     for (const worker of f.workers) for (const { token } of worker.tokens) assert.isTrue(issued.has(token))
   })
 
-/** `redis-cli --scan` + `GET`: no issued token appears in any key or value. */
-const noTokenIn = (redis: RedisServer, server: FakeAuthServer.Handle) =>
+/**
+ * `redis-cli --scan` + `GET` (`entries`, taken while the fleet runs: the keys expire with their 2 s tokens,
+ * sooner than a busy machine stops 20 processes): no issued token appears in any key or value.
+ */
+const noTokenIn = (entries: ReadonlyArray<readonly [string, string]>, server: FakeAuthServer.Handle) =>
   Effect.gen(function*() {
     const tokens = yield* issuedValues(server)
-    const entries = yield* dump(redis)
     assert.isTrue(entries.length > 0 && tokens.length > 0)
     for (const [key, value] of entries) {
       for (const token of tokens) {
@@ -64,14 +65,18 @@ describe("fleet mode", () => {
           20_000,
           "4 windows"
         )
+        const entries = yield* dump(redis)
         yield* Effect.sleep("600 millis")
         yield* Effect.promise(f.stop)
-        assert.deepStrictEqual(yield* windowsAt(server, 700), [1, 1, 1, 1])
+        // One request per window; a busy machine may fit a fifth window in before the fleet stops.
+        const windows = yield* windowsAt(server, 700)
+        assert.isAtLeast(windows.length, 4)
+        assert.deepStrictEqual(windows, windows.map(() => 1))
         noFailures(f)
         yield* servedOnlyIssuedTokens(f, server)
         // Every process was served every window's token.
         for (const worker of f.workers) assert.isTrue(worker.tokens.length >= 4, `${worker.tokens.length} tokens`)
-        yield* noTokenIn(redis, server)
+        yield* noTokenIn(entries, server)
       }),
     60_000
   )
