@@ -54,6 +54,33 @@ describe("hostile token responses", () => {
     )
   }
 
+  it.scopedLive(
+    "discovery metadata nested 300,000 levels deep: TokenDiscoveryFailed(InvalidMetadata)",
+    () =>
+      Effect.gen(function*() {
+        for (const member of ["issuer", "token_endpoint", "token_endpoint_auth_methods_supported"]) {
+          const server = yield* httpServer((_, response) =>
+            sendJson(
+              response,
+              200,
+              `{"${member}":${nested(300_000)},"issuer":"x","token_endpoint":"y"}`.replace(
+                member === "issuer" ? `,"issuer":"x"` : member === "token_endpoint" ? `,"token_endpoint":"y"` : "",
+                ""
+              )
+            )
+          )
+          const provider = yield* TokenProvider.make({ ...baseOptions, tokenUrl: undefined, issuer: server.url }).pipe(
+            Effect.provide(FetchHttpClient.layer)
+          )
+          const exit = yield* Effect.exit(provider.get)
+          assert.isTrue(Exit.isFailure(exit) && Cause.isFailType(exit.cause), `${member}: ${String(exit)}`)
+          const error = Exit.isFailure(exit) && Cause.isFailType(exit.cause) ? exit.cause.error : undefined
+          assert.strictEqual(error?._tag === "TokenDiscoveryFailed" && error.reason, "InvalidMetadata", member)
+        }
+      }),
+    60_000
+  )
+
   it.scoped("a defect inside a fetch is a typed failure and starts the cooldown", () =>
     Effect.gen(function*() {
       let requests = 0
