@@ -10,6 +10,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as AccessToken from "@oauth-cc/core/AccessToken"
 import * as AuthorizedHttpClient from "@oauth-cc/core/AuthorizedHttpClient"
 import * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
+import * as Discovery from "@oauth-cc/core/Discovery"
 import * as TokenError from "@oauth-cc/core/TokenError"
 import * as TokenProvider from "@oauth-cc/core/TokenProvider"
 import * as TokenStore from "@oauth-cc/core/TokenStore"
@@ -26,12 +27,14 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs/promises"
-import type * as NodeTransport from "../NodeTransport.js"
+import * as NodeTransport from "../NodeTransport.js"
 import { defaultDir, deriveKeys, makeFileStore } from "./cliCache.js"
 import * as Completion from "./cliCompletion.js"
 import { withPlainConsole } from "./cliConsole.js"
+import { proxyDecision, tlsCheck } from "./cliDoctor.js"
 import {
   CliError,
+  DoctorFailed,
   ExitCode,
   exitCodeOfTokenError,
   HttpStatusError,
@@ -332,6 +335,8 @@ const traced = (client: HttpClient.HttpClient, what: string): HttpClient.HttpCli
 interface Session {
   readonly provider: TokenProvider.Service
   readonly client: HttpClient.HttpClient
+  readonly grant: ClientCredentials.Options
+  readonly tls: NodeTransport.TlsOptions | undefined
 }
 
 /** Every token the provider hands out joins the mask: a resource may echo it. */
@@ -373,7 +378,7 @@ const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.Con
       Effect.provideService(HttpClient.HttpClient, traced(client, "token request:")),
       store === undefined ? (effect) => effect : Effect.provideService(TokenStore.TokenStore, store)
     )
-    return { provider: maskingTokens(provider, mask), client }
+    return { provider: maskingTokens(provider, mask), client, grant, tls }
   })
 
 const tokenCommand = Command.make(
@@ -530,6 +535,164 @@ const causeText = (error: HttpClientError.HttpClientError): string => {
   return ""
 }
 
+interface Check {
+  readonly label: string
+  readonly ok: boolean
+  readonly detail: string
+  /** The exit code when this check failed. */
+  readonly code: number
+}
+
+const doctorCommand = Command.make(
+  "doctor",
+  {
+    ...settings,
+    urls: Options.text("url").pipe(
+      Options.withDescription("Also show the proxy decision and TLS check for this URL (a resource); repeatable."),
+      Options.repeated
+    )
+  },
+  (s) =>
+    Effect.gen(function*() {
+      const mask = yield* CliMask
+      const checks: Array<Check> = []
+      const print = (check: Check) =>
+        Effect.sync(() => {
+          checks.push(check)
+          process.stdout.write(mask.line(`${check.ok ? "ok  " : "FAIL"} ${check.label}: ${check.detail}\n`))
+        })
+      const configured = yield* Effect.either(session({ ...s, cache: false, verbose: false }))
+      if (configured._tag === "Left") {
+        const error = configured.left
+        yield* print({
+          label: "configuration",
+          ok: false,
+          detail: ConfigError.isConfigError(error) ? formatConfigError(error) : error.message,
+          code: ExitCode.Usage
+        })
+        return yield* Effect.fail(new DoctorFailed({ code: ExitCode.Usage }))
+      }
+      const { client, grant, provider, tls } = configured.right
+      const secretSource = Option.isSome(s.clientSecretFile)
+        ? "from --client-secret-file"
+        : s.clientSecretStdin
+        ? "from standard input"
+        : "from OAUTH_CLIENT_SECRET"
+      yield* print({
+        label: "configuration",
+        ok: true,
+        detail: [
+          grant.tokenUrl !== undefined ? `token endpoint ${String(grant.tokenUrl)}` : `issuer ${String(grant.issuer)}`,
+          `client ${grant.clientId}`,
+          grant.clientSecret !== undefined ? `secret set (${secretSource}, not shown)` : "no secret",
+          grant.clientAssertion?.key !== undefined ? "assertion key set" : undefined,
+          grant.scope !== undefined ? `scope "${[grant.scope].flat().join(" ")}"` : undefined
+        ].filter((part) => part !== undefined).join(", "),
+        code: ExitCode.Usage
+      })
+      let tokenUrl = grant.tokenUrl === undefined ? undefined : new URL(String(grant.tokenUrl))
+      let supported: ReadonlyArray<string> | undefined
+      if (grant.issuer !== undefined) {
+        const metadata = yield* Effect.either(
+          Effect.provideService(Discovery.discover(String(grant.issuer)), HttpClient.HttpClient, client)
+        )
+        if (metadata._tag === "Left") {
+          yield* print({ label: "discovery", ok: false, detail: metadata.left.message, code: ExitCode.DiscoveryFailed })
+        } else {
+          tokenUrl = new URL(metadata.right.token_endpoint)
+          supported = metadata.right.token_endpoint_auth_methods_supported
+          yield* print({
+            label: "discovery",
+            ok: true,
+            detail: `token_endpoint ${metadata.right.token_endpoint}, auth methods ${
+              supported === undefined ? "not listed" : supported.join(" ")
+            }`,
+            code: ExitCode.DiscoveryFailed
+          })
+        }
+      }
+      const method = grant.authMethod ??
+        Discovery.chooseAuthMethod(supported, {
+          hasKey: grant.clientAssertion?.key !== undefined,
+          hasSecret: grant.clientSecret !== undefined
+        }) ??
+        "client_secret_basic"
+      yield* print({
+        label: "auth method",
+        ok: true,
+        detail: `${method}${
+          grant.authMethod !== undefined ? "" : supported !== undefined ? " (from the metadata)" : " (default)"
+        }`,
+        code: ExitCode.Usage
+      })
+      const proxy = yield* Effect.orElseSucceed(NodeTransport.proxyFromEnv, () => ({
+        httpProxy: undefined,
+        httpsProxy: undefined,
+        noProxy: undefined
+      }))
+      const targets = [
+        ...(tokenUrl === undefined ? [] : [tokenUrl]),
+        ...s.urls.flatMap((text) => {
+          try {
+            return [new URL(text)]
+          } catch {
+            return []
+          }
+        })
+      ]
+      for (const url of targets) {
+        const decision = proxyDecision(url, proxy)
+        yield* print({ label: `proxy ${where(url.href)}`, ok: true, detail: decision, code: ExitCode.Ok })
+        if (url.protocol === "https:") {
+          if (decision.startsWith("via")) {
+            yield* print({
+              label: `tls ${url.host}`,
+              ok: true,
+              detail: "through the proxy's tunnel: checked by the token request below",
+              code: ExitCode.Ok
+            })
+          } else {
+            const report = yield* tlsCheck(url, tls?.ca)
+            yield* print({
+              label: `tls ${url.host}`,
+              ok: report.ok,
+              detail: report.detail,
+              code: ExitCode.TokenTransport
+            })
+          }
+        }
+      }
+      const start = yield* Clock.currentTimeMillis
+      const token = yield* Effect.either(provider.refresh)
+      const elapsed = (yield* Clock.currentTimeMillis) - start
+      if (token._tag === "Left") {
+        yield* print({
+          label: "token request",
+          ok: false,
+          detail: `failed in ${elapsed} ms: ${token.left.message}`,
+          code: exitCodeOfTokenError(token.left)
+        })
+      } else {
+        const now = yield* Clock.currentTimeMillis
+        const t = token.right
+        yield* print({
+          label: "token request",
+          ok: true,
+          detail: `${t.tokenType} token in ${elapsed} ms, expires in ${Math.round((t.expiresAt - now) / 1000)} s${
+            t.scope.length === 0 ? "" : `, scope "${t.scope.join(" ")}"`
+          } (token not shown)`,
+          code: ExitCode.Ok
+        })
+      }
+      const failed = checks.find((check) => !check.ok)
+      if (failed !== undefined) return yield* Effect.fail(new DoctorFailed({ code: failed.code }))
+    }).pipe((body) => runWith(s, body))
+).pipe(
+  Command.withDescription(
+    "Show what the library would do: endpoint, discovery, auth method, proxy per URL, TLS, a timed token request."
+  )
+)
+
 const shells = ["bash", "zsh", "fish"] as const
 
 const completionsCommand = Command.make(
@@ -540,6 +703,7 @@ const completionsCommand = Command.make(
       const specs = [
         Completion.specOf(tokenCommand),
         Completion.specOf(requestCommand),
+        Completion.specOf(doctorCommand),
         { name: "completions", flags: [], positional: shells }
       ]
       process.stdout.write(Completion[shell]("oauth-cc", specs))
@@ -552,7 +716,7 @@ const completionsCommand = Command.make(
 
 const command = Command.make("oauth-cc").pipe(
   Command.withDescription("OAuth 2.0 client credentials from the shell."),
-  Command.withSubcommands([tokenCommand, requestCommand, completionsCommand])
+  Command.withSubcommands([tokenCommand, requestCommand, doctorCommand, completionsCommand])
 )
 
 /** @internal */
@@ -585,6 +749,7 @@ const report = (error: unknown, mask: Mask): Effect.Effect<number> =>
       line(error.message)
       return ExitCode.HttpError
     }
+    if (error instanceof DoctorFailed) return error.code // doctor printed its findings
     if (error instanceof TimedOut) {
       line(error.message)
       return ExitCode.TimedOut

@@ -64,6 +64,13 @@ export class HttpStatusError extends Data.TaggedError("HttpStatusError")<{ reado
   }
 }
 
+/** `oauth-cc doctor` found a problem: it printed its findings; the code is the first failed check's. @internal */
+export class DoctorFailed extends Data.TaggedError("DoctorFailed")<{ readonly code: number }> {
+  override get message() {
+    return "doctor found a problem"
+  }
+}
+
 /** `--timeout` elapsed before the command finished. @internal */
 export class TimedOut extends Data.TaggedError("TimedOut")<{ readonly millis: number }> {
   override get message() {
