@@ -11,6 +11,7 @@ import type * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type * as ClientAssertion from "./ClientAssertion.js"
 import * as internal from "./internal/clientCredentials.js"
+import * as Endpoint from "./internal/tokenEndpoint.js"
 
 /**
  * How the client authenticates at the token endpoint.
@@ -182,3 +183,29 @@ export const config: (
   prefix?: string,
   overrides?: Partial<Options>
 ) => Config.Config<Options> = internal.config
+
+/**
+ * Masks a client secret in text: the secret raw, form- and URI-encoded, and inside the Basic credentials
+ * that carry it (base64 of `id:secret` in either `basicEncoding`). Core masks every text a server sends back
+ * with it; a program that prints server text (the `oauth-cc` CLI) can do the same.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Scrub = (text: string) => string
+
+/**
+ * The `Scrub` for a client's secret; the identity when there is no secret or it is shorter than 4
+ * characters (masking it would garble ordinary text).
+ *
+ * @example
+ * import * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
+ * import * as Redacted from "effect/Redacted"
+ *
+ * const scrub = ClientCredentials.makeScrub(Redacted.make("s3cr3t-value"), "my-client")
+ * console.log(scrub("invalid secret s3cr3t-value")) // invalid secret <redacted>
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeScrub: (secret: Redacted.Redacted<string> | undefined, clientId: string) => Scrub = Endpoint.makeScrub

@@ -1,4 +1,4 @@
-import { makeScrub, type Scrub } from "@oauth-cc/core/internal/tokenEndpoint"
+import { makeScrub, type Scrub } from "@oauth-cc/core/ClientCredentials"
 import * as Context from "effect/Context"
 import * as Redacted from "effect/Redacted"
 
