@@ -431,7 +431,8 @@ describe("FakeAuthServer (socket mode)", () => {
         yield* server.enqueue(FakeResponse.garbage())
         const viaFetch = yield* send(server.tokenUrl, { method: "POST", body: "grant_type=client_credentials" })
         assert.isTrue("error" in viaFetch)
-        assert.strictEqual("code" in viaFetch ? viaFetch.code : undefined, "HPE_INVALID_CONSTANT")
+        // llhttp's parse error; Node 24's fetch no longer sets its code (HPE_INVALID_CONSTANT) on the cause
+        assert.match("cause" in viaFetch ? String(viaFetch.cause) : "", /does not match the HTTP\/1\.1 protocol/)
       }))
 
     it.scoped("partialBody: Content-Length promises more than is sent before the close", () =>

@@ -22,7 +22,9 @@ export interface Answer {
 export const send = (
   url: string,
   init: RequestInit = {}
-): Effect.Effect<Answer | { readonly error: string; readonly code: string | undefined }> =>
+): Effect.Effect<
+  Answer | { readonly error: string; readonly code: string | undefined; readonly cause: string | undefined }
+> =>
   Effect.promise(async () => {
     try {
       const response = await fetch(url, init)
@@ -35,7 +37,11 @@ export const send = (
       }
       return { status: response.status, headers: response.headers, text, json }
     } catch (error: any) {
-      return { error: String(error?.message), code: error?.cause?.code as string | undefined }
+      return {
+        error: String(error?.message),
+        code: error?.cause?.code as string | undefined,
+        cause: error?.cause?.message as string | undefined
+      }
     }
   })
 

@@ -26,11 +26,11 @@ const untrustedCodes = new Set([
 
 /**
  * TLS alerts a server sends when it refuses the client's certificate (or wants one it did not get).
- * `HANDSHAKE_FAILURE` is what a TLS 1.2 server sends when a required client certificate is missing; a
+ * OpenSSL 3.2+ (Node 24) names them `SSL/TLS_ALERT_…` where older ones say `SSLV3_ALERT_…`. `HANDSHAKE_FAILURE` is what a TLS 1.2 server sends when a required client certificate is missing; a
  * cipher mismatch sends it too, which retrying does not fix either.
  */
 const clientCertificateAlert =
-  /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|ACCESS_DENIED|HANDSHAKE_FAILURE)$/
+  /^ERR_SSL_(?:SSLV3|SSL\/TLS|TLSV1|TLSV13)_ALERT_(?:BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|ACCESS_DENIED|HANDSHAKE_FAILURE)$/
 
 /** undici's tunnel failure: `Proxy response (407) !== 200 when HTTP Tunneling`. */
 const proxy407 = /\bProxy response \(407\)/
