@@ -263,6 +263,12 @@ const variableOf = (path: ReadonlyArray<string>): string => {
   return flag === undefined ? `OAUTH_${name}` : `OAUTH_${name} (${flag})`
 }
 
+/** Core's messages name their variable ("OAUTH_TOKEN_URL must use https"); the line names it once. */
+const withoutName = (name: string, message: string): string => {
+  const variable = name.split(" ")[0]
+  return message.startsWith(`${variable} `) ? message.slice(variable.length + 1) : message
+}
+
 /** A ConfigError as one line: which variable is missing or invalid, and the flag that sets it. @internal */
 export const formatConfigError = (error: ConfigError.ConfigError): string => {
   const missing: Array<string> = []
@@ -288,7 +294,7 @@ export const formatConfigError = (error: ConfigError.ConfigError): string => {
   // An optional variable that is set but invalid also reports itself as missing (the `Or` of `Config.option`).
   const lines = [
     ...Array.from(new Set(missing)).filter((name) => !invalid.has(name)).map((name) => `missing ${name}`),
-    ...Array.from(invalid, ([name, message]) => `invalid ${name}: ${message}`)
+    ...Array.from(invalid, ([name, message]) => `invalid ${name}: ${withoutName(name, message)}`)
   ]
   return `configuration: ${lines.join("; ")}`
 }
