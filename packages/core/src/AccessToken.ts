@@ -129,3 +129,37 @@ export const isSameValue = (self: AccessToken, that: AccessToken): boolean =>
  * @category utils
  */
 export const authorizationHeader = (token: AccessToken): string => `${token.tokenType} ${Redacted.value(token.value)}`
+
+const shiftBy = (token: AccessToken, offset: number): AccessToken =>
+  offset === 0 ? token : make({
+    value: token.value,
+    tokenType: token.tokenType,
+    issuedAt: token.issuedAt + offset,
+    expiresAt: token.expiresAt + offset,
+    scope: token.scope
+  })
+
+/**
+ * The token with `issuedAt` and `expiresAt` moved from this process's monotonic time line to the wall clock
+ * (`currentTimeMillis`). A store shared by several processes (Redis, a file) keeps tokens on the wall clock,
+ * the one line they share; `fromWallClock` brings a stored token back. Each process's monotonic line starts
+ * at its wall time, so the two agree until the wall clock is stepped or slewed.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const toWallClock = (token: AccessToken): Effect.Effect<AccessToken> =>
+  Effect.clockWith((clock) =>
+    Effect.sync(() => shiftBy(token, clock.unsafeCurrentTimeMillis() - Monotonic.unsafeMillis(clock)))
+  )
+
+/**
+ * The inverse of `toWallClock`: a token read from a shared store, on this process's monotonic time line.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const fromWallClock = (token: AccessToken): Effect.Effect<AccessToken> =>
+  Effect.clockWith((clock) =>
+    Effect.sync(() => shiftBy(token, Monotonic.unsafeMillis(clock) - clock.unsafeCurrentTimeMillis()))
+  )

@@ -135,13 +135,44 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
       const got = Option.getOrThrow(read)
       assert.strictEqual(value(got), value(token))
       assert.strictEqual(got.tokenType, "DPoP")
-      assert.strictEqual(got.issuedAt, token.issuedAt)
-      assert.strictEqual(got.expiresAt, token.expiresAt)
+      // stored on the wall clock, read back on the monotonic line: the two reads may round 1 ms apart each
+      assert.isAtMost(Math.abs(got.issuedAt - token.issuedAt), 2)
+      assert.isAtMost(Math.abs(got.expiresAt - token.expiresAt), 2)
       assert.deepStrictEqual(got.scope, ["read", "write"])
       const [[key]] = (yield* dump(server)).filter(([k]) => k.startsWith(prefix))
       const ttl = Number(yield* Effect.promise(() => server.cli("PTTL", key)))
       assert.isTrue(ttl > 55_000 && ttl <= 60_000, `PTTL ${ttl}`)
       assert.isTrue(b.shared)
+    }))
+
+  it.scoped("a process whose wall clock was stepped an hour after it started stores expiry on the wall clock the fleet shares", () =>
+    Effect.gen(function*() {
+      const server = yield* Redis
+      const prefix = freshPrefix()
+      const base = yield* Effect.clock
+      const hour = 3_600_000
+      // Process A started with its wall clock an hour behind, then NTP stepped it right: A's monotonic line
+      // still runs an hour behind the wall clock the fleet shares.
+      const stepped: Clock.Clock = {
+        [Clock.ClockTypeId]: Clock.ClockTypeId,
+        unsafeCurrentTimeMillis: () => base.unsafeCurrentTimeMillis(),
+        currentTimeMillis: base.currentTimeMillis,
+        unsafeCurrentTimeNanos: () => base.unsafeCurrentTimeNanos() - BigInt(hour) * 1_000_000n,
+        currentTimeNanos: Effect.sync(() => base.unsafeCurrentTimeNanos() - BigInt(hour) * 1_000_000n),
+        sleep: (duration) => base.sleep(duration)
+      }
+      const a = yield* storeFor(server, prefix)
+      const b = yield* storeFor(server, prefix)
+      const monotonicNow = () => Math.floor(Number(base.unsafeCurrentTimeNanos()) / 1e6)
+      const token = tokenAt(monotonicNow() - hour, `${canaryMarker}-stepped`)
+      yield* Effect.withClock(a.set("key-stepped", token), stepped)
+      const [[key]] = (yield* dump(server)).filter(([k]) => k.startsWith(prefix))
+      const ttl = Number(yield* Effect.promise(() => server.cli("PTTL", key)))
+      assert.isTrue(ttl > 55_000 && ttl <= 60_000, `PTTL ${ttl}: the token's remaining life, not an hour off`)
+      // Process B's clocks agree: it reads the token with its 60 s of life on its own monotonic line.
+      const read = Option.getOrThrow(yield* b.get("key-stepped"))
+      const left = read.expiresAt - monotonicNow()
+      assert.isTrue(left > 55_000 && left <= 60_000, `remaining ${left} ms`)
     }))
 
   it.scoped("Redis holds no readable token: no canary in values, no endpoint, client or scope in keys", () =>

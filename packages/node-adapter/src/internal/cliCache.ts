@@ -119,20 +119,26 @@ export const makeFileStore = (dir: string, keys: CacheKeys): TokenStore.Service 
   const read = (key: string) => {
     const { file, name } = fileOf(dir, keys, key)
     return Effect.promise(() => fs.readFile(file, "utf8").catch(() => undefined)).pipe(
-      Effect.map((text) => text === undefined ? Option.none() : open(keys, name, text, key))
+      Effect.map((text) => text === undefined ? Option.none() : open(keys, name, text, key)),
+      // the file keeps expiry on the wall clock, which later processes share; the provider reads monotonic time
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.succeedNone,
+        onSome: (token) => Effect.map(AccessToken.fromWallClock(token), Option.some)
+      }))
     )
   }
   return {
     get: read,
-    set: (key, token) =>
-      Effect.promise(async () => {
-        const { file, name } = fileOf(dir, keys, key)
-        await fs.mkdir(dir, { recursive: true, mode: 0o700 })
-        await fs.chmod(dir, 0o700)
-        const temp = `${file}.${Crypto.randomBytes(6).toString("hex")}.tmp`
-        await fs.writeFile(temp, seal(keys, name, key, token), { mode: 0o600, flag: "wx" })
-        await fs.rename(temp, file)
-      }).pipe(Effect.catchAllDefect(() => Effect.void)),
+    set: (key, monotonic) =>
+      Effect.flatMap(AccessToken.toWallClock(monotonic), (token) =>
+        Effect.promise(async () => {
+          const { file, name } = fileOf(dir, keys, key)
+          await fs.mkdir(dir, { recursive: true, mode: 0o700 })
+          await fs.chmod(dir, 0o700)
+          const temp = `${file}.${Crypto.randomBytes(6).toString("hex")}.tmp`
+          await fs.writeFile(temp, seal(keys, name, key, token), { mode: 0o600, flag: "wx" })
+          await fs.rename(temp, file)
+        })).pipe(Effect.catchAllDefect(() => Effect.void)),
     remove: (key, token) =>
       Effect.flatMap(
         read(key),

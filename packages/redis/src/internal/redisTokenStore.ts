@@ -254,11 +254,25 @@ export const make = (
       return Effect.logInfo("RedisTokenStore: Redis is available again; sharing tokens across the fleet")
     })
 
+    /**
+     * The wall-clock expiry each token has in Redis, by token object. The lock script tells a newer token from
+     * the one this process holds by comparing expiries; converting back from the monotonic line could differ by
+     * a rounding or a slew and make the same token look newer, so the exact stored figure is kept.
+     */
+    const storedExpiry = new WeakMap<AccessToken.AccessToken, number>()
+
     let undecryptableLogged = false
     const openValue = (redisKey: string, sealed: string) =>
       Effect.suspend(() => {
         const token = Sealed.open(keys, redisKey, sealed)
-        if (Option.isSome(token) || undecryptableLogged) return Effect.succeed(token)
+        // Redis holds expiry on the wall clock, the time line the fleet shares; this process reads on its own.
+        if (Option.isSome(token)) {
+          return Effect.map(AccessToken.fromWallClock(token.value), (local) => {
+            storedExpiry.set(local, token.value.expiresAt)
+            return Option.some(local)
+          })
+        }
+        if (undecryptableLogged) return Effect.succeed(token)
         undecryptableLogged = true
         return Effect.as(
           Effect.logWarning("RedisTokenStore: a stored value could not be decrypted (other secret, or tampered with)"),
@@ -288,11 +302,12 @@ export const make = (
     const set = (key: string, token: AccessToken.AccessToken): Effect.Effect<void> =>
       Effect.zipRight(
         local.set(key, token),
-        Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          const ttl = Math.ceil(token.expiresAt - now)
+        Effect.flatMap(Effect.zip(AccessToken.toWallClock(token), Clock.currentTimeMillis), ([wall, now]) => {
+          const ttl = Math.ceil(wall.expiresAt - now)
           if (ttl <= 0) return Effect.void
+          storedExpiry.set(token, wall.expiresAt)
           const redisKey = namesOf(key).token
-          return command(() => client.set(redisKey, Sealed.seal(keys, redisKey, token), "PX", ttl)).pipe(
+          return command(() => client.set(redisKey, Sealed.seal(keys, redisKey, wall), "PX", ttl)).pipe(
             Effect.zipRight(healthy),
             Effect.catchAll((error) => fallback("set", error))
           )
@@ -376,7 +391,10 @@ export const make = (
       Effect.gen(function*() {
         const { lock: lockKey, token: redisKey } = namesOf(key)
         const known = yield* local.get(key)
-        const knownExpiresAt = Option.isSome(known) ? known.value.expiresAt : -1
+        // compared in Redis with the stored expiry, which is on the wall clock
+        const knownExpiresAt = Option.isNone(known)
+          ? -1
+          : storedExpiry.get(known.value) ?? (yield* AccessToken.toWallClock(known.value)).expiresAt
         const start = yield* Clock.currentTimeMillis
         const deadline = start + resolved.maxWaitMillis
         let interval = resolved.pollIntervalMillis
