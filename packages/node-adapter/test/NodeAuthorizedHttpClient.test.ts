@@ -5,8 +5,38 @@ import { FakeAuthServer, FakeResponse } from "@oauth-cc/testkit"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as net from "node:net"
 import * as NodeAuthorizedHttpClient from "../src/NodeAuthorizedHttpClient.js"
 import { startServer } from "./fixtures/server.js"
+
+/** A CONNECT proxy that takes every non-loopback host to `port` on loopback: a "remote" plain-http API. */
+const aliasingProxy = (port: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly url: string; readonly targets: Array<string>; readonly server: http.Server }>((resume) => {
+      const targets: Array<string> = []
+      const server = http.createServer((_, res) => res.writeHead(405).end())
+      server.on("connect", (req: http.IncomingMessage, client: net.Socket) => {
+        targets.push(req.url ?? "")
+        const [host, target] = (req.url ?? "").split(":")
+        const upstream = net.connect(host === "127.0.0.1" ? Number(target) : port, "127.0.0.1", () => {
+          client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
+          upstream.pipe(client)
+          client.pipe(upstream)
+        })
+        upstream.on("error", () => client.destroy())
+        client.on("error", () => upstream.destroy())
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({
+          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+          targets,
+          server
+        })))
+    }),
+    ({ server }) => Effect.promise(() => new Promise<void>((done) => server.close(() => done())))
+  )
 
 const clientOptions = (server: FakeAuthServer.Service) => ({
   tokenUrl: server.tokenUrl,
@@ -150,5 +180,38 @@ describe("NodeAuthorizedHttpClient", () => {
       assert.strictEqual(status, 401)
       assert.strictEqual(resource.seen.length, 1)
       assert.strictEqual(yield* server.tokenRequestCount, 1)
+    }))
+  it.scoped("the layer passes allowInsecureHttp and params to the authorized client", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeAuthServer.make()
+      const api = yield* startServer({ handle: () => ({ body: { ok: true } }) })
+      const proxy = yield* aliasingProxy(Number(new URL(api.url).port))
+      const remote = `http://api.example.test:${new URL(api.url).port}/users`
+      const options = {
+        ...clientOptions(server),
+        proxy: proxy.url,
+        params: { audience: "https://api.example.test" }
+      }
+      const run = (allowInsecureHttp: boolean) =>
+        Effect.gen(function*() {
+          const client = yield* AuthorizedHttpClient.AuthorizedHttpClient
+          return yield* Effect.either(Effect.map(client.get(remote), (response) => response.status))
+        }).pipe(Effect.provide(NodeAuthorizedHttpClient.layer({ ...options, allowInsecureHttp })))
+      // Off: refused before a token is fetched or a byte is sent.
+      const refused = yield* run(false)
+      assert.isTrue(refused._tag === "Left" && refused.left._tag === "RequestError")
+      if (refused._tag === "Left" && refused.left._tag === "RequestError") {
+        assert.strictEqual(refused.left.reason, "InvalidUrl")
+      }
+      assert.strictEqual(yield* server.tokenRequestCount, 0)
+      assert.strictEqual(api.seen.length, 0)
+      // On: the request goes out with a token fetched for the layer's params.
+      const allowed = yield* run(true)
+      assert.isTrue(allowed._tag === "Right" && allowed.right === 200, String(allowed))
+      assert.strictEqual(api.seen.length, 1)
+      assert.match(String(api.seen[0]!.headers.authorization), /^Bearer /)
+      const [request] = yield* server.tokenRequests
+      assert.strictEqual(request!.form?.audience, "https://api.example.test")
+      assert.include(proxy.targets, `api.example.test:${new URL(api.url).port}`)
     }))
 })

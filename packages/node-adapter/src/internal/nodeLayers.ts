@@ -74,9 +74,14 @@ export const authorizedLayer = (
   options: Effect.Effect<NodeAuthorizedHttpClient.Options, ConfigError.ConfigError>
 ): Layer.Layer<AuthorizedHttpClient.AuthorizedHttpClient | TokenProvider.TokenProvider, ConfigError.ConfigError> =>
   Layer.scopedContext(Effect.gen(function*() {
-    const { retryOn401, ...rest } = yield* options
+    const { params, retryOn401, ...rest } = yield* options
     const [provider, client] = yield* make(rest)
-    const authorized = AuthorizedHttpClient.authorize(client, provider, { retryOn401 })
+    // one `allowInsecureHttp` for both: the token endpoint's and the resources' plain-http opt-in
+    const authorized = AuthorizedHttpClient.authorize(client, provider, {
+      retryOn401,
+      params,
+      allowInsecureHttp: rest.allowInsecureHttp
+    })
     return Context.make(TokenProvider.TokenProvider, provider).pipe(
       Context.add(AuthorizedHttpClient.AuthorizedHttpClient, authorized)
     )
