@@ -250,6 +250,8 @@ export class TokenResponseInvalid extends Data.TaggedError("TokenResponseInvalid
  *   configured credentials, and no `authMethod` was set.
  *
  * The metadata is fetched again on the next token fetch (after `failureCooldown`).
+ * - `RejectedRedirect`: a metadata URL redirected to another origin, or more than 3 times in a row
+ *   (redirects within the issuer's origin are followed).
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @since 0.1.0
@@ -266,6 +268,7 @@ export class TokenDiscoveryFailed extends Data.TaggedError("TokenDiscoveryFailed
   /** The configured issuer. */
   readonly issuer: string
   /** What was wrong, in one line. */
+    | "RejectedRedirect"
   readonly detail: string
   /** Metadata requests made before giving up. */
   readonly attempts: number

@@ -57,13 +57,60 @@ export type DiscoverOptions = Pick<
   "retry" | "requestTimeoutMillis" | "maxResponseBytes" | "allowInsecureHttp"
 >
 
+/** Redirects of a metadata URL followed in a row, within its origin. @internal */
+export const maxMetadataRedirects = 3
+
+const redirectStatuses: ReadonlySet<number> = new Set([301, 302, 303, 307, 308])
+
+const resolve = (location: string, base: URL): URL | undefined => {
+  try {
+    return new URL(location, base)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * GET of a metadata URL, following redirects within its origin (Django OAuth Toolkit answers the RFC 8414
+ * path with a 301 to the same path with a trailing `/`), at most `maxMetadataRedirects` of them. A
+ * redirect to another origin is `RejectedRedirect`: the configured issuer alone says where metadata
+ * comes from. Token requests never follow redirects (`send` does not).
+ */
+const getFollowing = (client: HttpClient.HttpClient, issuer: string, start: URL, options: DiscoverOptions) =>
+  Effect.gen(function*() {
+    let url = start
+    for (let hops = 0;; hops++) {
+      const request = HttpClientRequest.get(url).pipe(HttpClientRequest.acceptJson)
+      const response = yield* send(client, request, options, identity)
+      const location = response.headers["location"]
+      if (!redirectStatuses.has(response.status) || location === undefined) return { url, response }
+      const next = resolve(location, url)
+      if (next === undefined || next.origin !== url.origin) {
+        return yield* Effect.fail(failed(
+          issuer,
+          "RejectedRedirect",
+          `${start.pathname} redirected (${response.status}) to ${
+            next === undefined ? "an unparsable Location" : `another origin, ${clip(next.origin)}`
+          }; only redirects within ${url.origin} are followed`
+        ))
+      }
+      if (hops >= maxMetadataRedirects) {
+        return yield* Effect.fail(failed(
+          issuer,
+          "RejectedRedirect",
+          `${start.pathname} redirected more than ${maxMetadataRedirects} times`
+        ))
+      }
+      url = next
+    }
+  })
+
 /** One pass over both well-known URLs: a document, or the error of the last one. */
 const once = (client: HttpClient.HttpClient, issuer: string, options: DiscoverOptions) =>
   Effect.gen(function*() {
     const statuses: Array<string> = []
-    for (const url of metadataUrls(issuer)) {
-      const request = HttpClientRequest.get(url).pipe(HttpClientRequest.acceptJson)
-      const response = yield* send(client, request, options, identity)
+    for (const start of metadataUrls(issuer)) {
+      const { response, url } = yield* getFollowing(client, issuer, start, options)
       if (response.status === 429 || response.status >= 500) {
         // 429 and 5xx: the same Retry-After handling and retry policy as token requests
         const retryAfter = parseRetryAfter(response.headers["retry-after"], yield* Clock.currentTimeMillis)

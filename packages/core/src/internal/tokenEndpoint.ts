@@ -439,12 +439,13 @@ export const classify = (
   if (status >= 400) {
     const rejection = Option.flatMap(parseBody(response), (body) => rejected(status, body, scrub))
     if (Option.isSome(rejection)) return Either.left(rejection.value)
-    if (status === 401) {
+    // 401 and 403 without an error body (Glewlwyd answers a wrong secret with an empty 403): the client was refused
+    if (status === 401 || status === 403) {
       return Either.left(
         new TokenError.TokenRequestRejected({
           status,
           error: "invalid_client",
-          errorDescription: "HTTP 401 without an RFC 6749 error body"
+          errorDescription: `HTTP ${status} without an RFC 6749 error body`
         })
       )
     }
