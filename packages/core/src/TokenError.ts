@@ -245,13 +245,13 @@ export class TokenResponseInvalid extends Data.TaggedError("TokenResponseInvalid
  *   `/.well-known/openid-configuration` answered with a document.
  * - `InvalidMetadata`: the document is not JSON, or lacks `issuer` or `token_endpoint`.
  * - `IssuerMismatch`: the document's `issuer` is not identical to the configured one (RFC 8414 §3.3).
+ * - `RejectedRedirect`: a metadata URL redirected to another origin, or more than 3 times in a row
+ *   (redirects within the issuer's origin are followed).
  * - `InsecureTokenEndpoint`: the `token_endpoint` is not `https:` (or loopback `http:`).
  * - `NoSupportedAuthMethod`: no method in `token_endpoint_auth_methods_supported` fits the
  *   configured credentials, and no `authMethod` was set.
  *
  * The metadata is fetched again on the next token fetch (after `failureCooldown`).
- * - `RejectedRedirect`: a metadata URL redirected to another origin, or more than 3 times in a row
- *   (redirects within the issuer's origin are followed).
  *
  * @see https://www.rfc-editor.org/rfc/rfc8414#section-3
  * @since 0.1.0
@@ -263,12 +263,12 @@ export class TokenDiscoveryFailed extends Data.TaggedError("TokenDiscoveryFailed
     | "NotFound"
     | "InvalidMetadata"
     | "IssuerMismatch"
+    | "RejectedRedirect"
     | "InsecureTokenEndpoint"
     | "NoSupportedAuthMethod"
   /** The configured issuer. */
   readonly issuer: string
   /** What was wrong, in one line. */
-    | "RejectedRedirect"
   readonly detail: string
   /** Metadata requests made before giving up. */
   readonly attempts: number
