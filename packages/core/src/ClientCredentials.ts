@@ -10,6 +10,7 @@ import type * as Duration from "effect/Duration"
 import type * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type * as ClientAssertion from "./ClientAssertion.js"
+import type * as DPoP from "./DPoP.js"
 import * as internal from "./internal/clientCredentials.js"
 import * as Endpoint from "./internal/tokenEndpoint.js"
 
@@ -72,6 +73,24 @@ export interface RetryOptions {
   readonly maxRetryAfter?: Duration.DurationInput | undefined
   /** Randomise backoff delays (not `Retry-After`) by ±20 % so a fleet does not retry in step. Default: true. */
   readonly jitter?: boolean | undefined
+}
+
+/**
+ * DPoP (RFC 9449): the key tokens get bound to. With it, every token request carries a proof, the server
+ * answers `token_type: "DPoP"`, and `AuthorizedHttpClient` sends `Authorization: DPoP <token>` with a fresh
+ * proof per request.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9449
+ * @since 0.2.0
+ * @category models
+ */
+export interface DPoPOptions extends DPoP.Options {
+  /**
+   * Accept a `Bearer` token in answer to a DPoP token request (a server that ignores DPoP). Off by
+   * default: such an answer fails with `TokenResponseInvalid` (`DPoPDowngrade`), since a bearer token is
+   * not bound to the key and can be replayed by whoever sees it.
+   */
+  readonly allowBearer?: boolean | undefined
 }
 
 /**
@@ -147,6 +166,12 @@ export interface Options {
   readonly maxResponseBytes?: number | undefined
   /** Allow an `http:` token URL (or issuer) on a non-loopback host. Default: false. */
   readonly allowInsecureHttp?: boolean | undefined
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): the private key (`KeyObject`, or `Redacted` PKCS#8 PEM or
+   * JWK) and optionally its `alg` (default from the key, as for client assertions). The key is imported once
+   * per provider; its thumbprint is part of the cache key.
+   */
+  readonly dpop?: DPoPOptions | undefined
 }
 
 /**
@@ -166,7 +191,7 @@ export const validate: (options: Options) => Either.Either<Options, ConfigError.
  * `<prefix>_AUDIENCE`, `<prefix>_RESOURCE` (space separated), `<prefix>_AUTH_METHOD`, and for
  * `private_key_jwt` `<prefix>_CLIENT_ASSERTION_KEY` (redacted: a PEM or a JWK's JSON),
  * `<prefix>_CLIENT_ASSERTION_ALG`, `<prefix>_CLIENT_ASSERTION_KID`, `<prefix>_CLIENT_ASSERTION_AUDIENCE`,
- * validated with `validate`. `overrides` supplies the options that have no variable (retry policy, skew, …).
+ * and for DPoP `<prefix>_DPOP_KEY` (redacted: a PKCS#8 PEM or a JWK's JSON) and `<prefix>_DPOP_ALG`, validated with `validate`. `overrides` supplies the options that have no variable (retry policy, skew, …).
  *
  * @example
  * ```ts

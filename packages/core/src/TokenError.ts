@@ -203,7 +203,11 @@ export class TokenTransportError extends Data.TaggedError("TokenTransportError")
  * unsupported `token_type`, a bad `expires_in`, a body over the size cap, a redirect or another
  * unexpected status. Terminal: the server is misconfigured or is not a token endpoint.
  *
+ * `DPoPDowngrade`: a DPoP token request (`dpop` set) was answered with a `Bearer` token, which is not
+ * bound to the key; accepted only with `dpop.allowBearer`.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.1
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-5
  * @since 0.1.0
  * @category errors
  */
@@ -219,6 +223,7 @@ export class TokenResponseInvalid extends Data.TaggedError("TokenResponseInvalid
     | "InvalidScope"
     | "BodyTooLarge"
     | "UnexpectedStatus"
+    | "DPoPDowngrade"
   /** The HTTP status of the answer. */
   readonly status: number
   /** What was wrong, in one line; never a value taken from the body. */

@@ -27,6 +27,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as AccessToken from "./AccessToken.js"
 import type * as ClientCredentials from "./ClientCredentials.js"
+import type * as DPoP from "./DPoP.js"
 import * as internal from "./internal/tokenProvider.js"
 import type * as TokenError from "./TokenError.js"
 
@@ -62,6 +63,13 @@ export interface Service {
    * `invalidate` never drops a newer token. `params` selects a `getFor` key.
    */
   readonly invalidate: (token?: AccessToken.AccessToken, params?: Params) => Effect.Effect<void>
+  /**
+   * With `dpop` set: the key, imported once, that signs the proofs of token requests and (in
+   * `AuthorizedHttpClient`) of resource requests made with its `DPoP` tokens.
+   *
+   * @since 0.2.0
+   */
+  readonly dpop?: DPoP.Proofer | undefined
 }
 
 /**

@@ -6,10 +6,12 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as Effect from "effect/Effect"
 import * as Inspectable from "effect/Inspectable"
+import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
 import * as AccessToken from "../AccessToken.js"
 import type * as AuthorizedHttpClient from "../AuthorizedHttpClient.js"
+import * as DPoP from "../DPoP.js"
 import type * as TokenError from "../TokenError.js"
 import * as TokenProvider from "../TokenProvider.js"
 import { isLoopback } from "./clientCredentials.js"
@@ -210,13 +212,47 @@ export const authorizeWith = <E, R, R2>(
   const send = <A, E2, R3>(
     request: HttpClientRequest.HttpClientRequest,
     token: AccessToken.AccessToken,
-    onResponse: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E2, R3>
+    onResponse: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E2, R3>,
+    proofer?: DPoP.Proofer | undefined
+  ) =>
+    proofer !== undefined && token.tokenType === "DPoP" ?
+      sendDPoP(request, token, onResponse, proofer) :
+      Effect.matchEffect(
+        inner.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))),
+        {
+          onFailure: (error) => Effect.fail(errorWithCallerRequest(error, request)),
+          onSuccess: onResponse
+        }
+      )
+  /** The last `DPoP-Nonce` each resource origin gave (RFC 9449 §8.2, §9). */
+  const nonces = DPoP.makeNonceStore()
+  /**
+   * A DPoP-bound token goes as `Authorization: DPoP <token>` with a fresh proof (RFC 9449 §7.1): `ath` of the
+   * token, `htm`, `htu` of the URL really sent (after the wrapped client's own `prependUrl`), a new `jti`, the
+   * origin's nonce if known. `dpop` is among the redacted header names while it is sent, and errors carry the
+   * caller's request, so the proof shows nowhere.
+   */
+  const sendDPoP = <A, E2, R3>(
+    request: HttpClientRequest.HttpClientRequest,
+    token: AccessToken.AccessToken,
+    onResponse: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E2, R3>,
+    proofer: DPoP.Proofer
   ) =>
     Effect.matchEffect(
-      inner.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))),
+      HttpClient.mapRequestEffect(inner, (sent) =>
+        Effect.mapError(
+          DPoP.setProof(sent, { proofer, nonces, accessToken: token.value }),
+          (error) => new HttpClientError.RequestError({ request, reason: "InvalidUrl", description: error.message })
+        )).execute(
+          HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))
+        ).pipe(DPoP.withRedactedProofHeader),
       {
         onFailure: (error) => Effect.fail(errorWithCallerRequest(error, request)),
-        onSuccess: onResponse
+        onSuccess: (response) =>
+          Option.match(DPoP.nonceFromHeaders(response.headers), {
+            onNone: () => onResponse(response),
+            onSome: (nonce) => Effect.zipRight(nonces.set(response.request.url, nonce), onResponse(response))
+          })
       }
     )
   const answer = (request: HttpClientRequest.HttpClientRequest) => (response: HttpClientResponse.HttpClientResponse) =>
@@ -237,27 +273,45 @@ export const authorizeWith = <E, R, R2>(
         : Effect.void
     )
   const run = (provider: TokenProvider.Service, request: HttpClientRequest.HttpClientRequest) =>
-    Effect.flatMap(get(provider), (token) =>
-      send(request, token, (response) => {
-        if (response.status !== 401) {
-          accepted = token
-          return Effect.succeed(withCallerRequest(response, request))
-        }
-        if (!retryOn401 || insufficientScope(response)) return Effect.succeed(withCallerRequest(response, request))
-        // drop the refused token (see `refused`), so later requests get a fresh one even when this
-        // request cannot be replayed
-        const invalidate = refused(provider, token)
-        if (!isReplayable(request)) return Effect.as(invalidate, withCallerRequest(response, request))
-        return Effect.zipRight(invalidate, get(provider)).pipe(
-          Effect.flatMap((fresh) =>
-            // the refused token was kept: no replay with it (a token fetched since is used, though)
-            AccessToken.isSameValue(fresh, token)
-              ? Effect.succeed(withCallerRequest(response, request))
-              : Effect.zipRight(drain(response), send(request, fresh, answer(request)))
-          ),
-          Effect.withSpan("oauth-cc.authorized.retry-401")
-        )
-      }))
+    Effect.flatMap(
+      get(provider),
+      (token) =>
+        send(request, token, function handle(response, nonceReplayed = false): Effect.Effect<
+          HttpClientResponse.HttpClientResponse,
+          E | TokenError.TokenError | HttpClientError.RequestError,
+          R
+        > {
+          // RFC 9449 §9: the resource wants a nonce. The token is fine: replayed once with a proof carrying the
+          // nonce (kept by `sendDPoP`), without dropping the token.
+          if (
+            !nonceReplayed && provider.dpop !== undefined && token.tokenType === "DPoP" &&
+            Option.isSome(DPoP.resourceNonce(response)) && isReplayable(request)
+          ) {
+            return Effect.zipRight(
+              drain(response),
+              send(request, token, (replayed) => handle(replayed, true), provider.dpop)
+            ).pipe(Effect.withSpan("oauth-cc.authorized.dpop-nonce"))
+          }
+          if (response.status !== 401) {
+            accepted = token
+            return Effect.succeed(withCallerRequest(response, request))
+          }
+          if (!retryOn401 || insufficientScope(response)) return Effect.succeed(withCallerRequest(response, request))
+          // drop the refused token (see `refused`), so later requests get a fresh one even when this
+          // request cannot be replayed
+          const invalidate = refused(provider, token)
+          if (!isReplayable(request)) return Effect.as(invalidate, withCallerRequest(response, request))
+          return Effect.zipRight(invalidate, get(provider)).pipe(
+            Effect.flatMap((fresh) =>
+              // the refused token was kept: no replay with it (a token fetched since is used, though)
+              AccessToken.isSameValue(fresh, token)
+                ? Effect.succeed(withCallerRequest(response, request))
+                : Effect.zipRight(drain(response), send(request, fresh, answer(request), provider.dpop))
+            ),
+            Effect.withSpan("oauth-cc.authorized.retry-401")
+          )
+        }, provider.dpop)
+    )
   const checked = Effect.isEffect(provider)
     ? (request: HttpClientRequest.HttpClientRequest) => Effect.flatMap(provider, (service) => run(service, request))
     : (request: HttpClientRequest.HttpClientRequest) => run(provider, request)

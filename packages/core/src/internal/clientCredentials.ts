@@ -2,10 +2,19 @@ import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import type * as ClientAssertion from "../ClientAssertion.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
-import { algorithmFor, algorithms, jwkMember, lifetimeSeconds, type PrivateKey, readKey } from "./clientAssertion.js"
+import type * as DPoP from "../DPoP.js"
+import {
+  algorithmFor,
+  algorithms,
+  isCryptoKey,
+  jwkMember,
+  lifetimeSeconds,
+  type PrivateKey,
+  readKey
+} from "./clientAssertion.js"
 
 /** @internal */
 export const authMethods: ReadonlyArray<ClientCredentials.AuthMethod> = [
@@ -98,6 +107,38 @@ export const assertionKey = (
   return Either.right({ key: key.right, alg: alg.right })
 }
 
+/** The DPoP algorithms (the same four as for client assertions). @internal */
+export const dpopAlgorithms: ReadonlyArray<DPoP.Algorithm> = ["ES256", "EdDSA", "RS256", "PS256"]
+
+/**
+ * The DPoP key's structure and algorithm, read synchronously (the import itself happens once, in
+ * `TokenProvider.make`). A PEM must be PKCS#8: DPoP imports through Web Crypto, which reads no other.
+ * Messages never hold key material.
+ *
+ * @internal
+ */
+export const dpopKey = (
+  dpop: DPoP.Options
+): Either.Either<DPoP.Algorithm, ConfigError.ConfigError> => {
+  if (typeof dpop !== "object" || dpop === null) return invalid("dpop.key", "is required with dpop")
+  if (dpop.alg !== undefined && !dpopAlgorithms.includes(dpop.alg)) {
+    return invalid("dpop.alg", `must be one of ${dpopAlgorithms.join(", ")}`)
+  }
+  const given: unknown = dpop.key
+  const pair = typeof given === "object" && given !== null && isCryptoKey((given as DPoP.KeyPair).privateKey)
+  const key = readKey(pair ? (given as DPoP.KeyPair).privateKey : given)
+  if (Either.isLeft(key)) return invalid("dpop.key", key.left)
+  if (Redacted.isRedacted(given)) {
+    const value: unknown = Redacted.value(given)
+    if (typeof value === "string" && /^\s*-----BEGIN (?:RSA|EC) PRIVATE KEY/.test(value)) {
+      return invalid("dpop.key", "is a PKCS#1 or SEC1 PEM; convert it to PKCS#8 (openssl pkcs8 -topk8 -nocrypt)")
+    }
+  }
+  const alg = algorithmFor(key.right, dpop.alg ?? jwkMember(given, "alg"))
+  if (Either.isLeft(alg)) return invalid(dpop.alg === undefined ? "dpop.key" : "dpop.alg", alg.left)
+  return Either.right(alg.right)
+}
+
 /** @internal */
 export const validate = (
   options: ClientCredentials.Options
@@ -165,6 +206,10 @@ export const validate = (
   if (options.maxCachedKeys !== undefined && !(Number.isInteger(options.maxCachedKeys) && options.maxCachedKeys > 0)) {
     return invalid("maxCachedKeys", "must be a positive integer")
   }
+  if (options.dpop !== undefined) {
+    const dpop = dpopKey(options.dpop)
+    if (Either.isLeft(dpop)) return Either.left(dpop.left)
+  }
   const attempts = options.retry?.maxAttempts
   if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) {
     return invalid("retry.maxAttempts", "must be an integer ≥ 1")
@@ -224,17 +269,28 @@ export const config = (
       alg: optional(oneOf(prefix, "CLIENT_ASSERTION_ALG", algorithms)),
       kid: optional(Config.string("CLIENT_ASSERTION_KID")),
       audience: optional(Config.string("CLIENT_ASSERTION_AUDIENCE"))
+    }),
+    dpop: Config.all({
+      key: optional(Config.redacted("DPOP_KEY")) as Config.Config<Redacted.Redacted<string> | undefined>,
+      alg: optional(oneOf(prefix, "DPOP_ALG", dpopAlgorithms))
     })
   })
   return (prefix === "" ? fields : Config.nested(fields, prefix)).pipe(
-    Config.mapOrFail(({ clientAssertion, endpoint, ...env }) => {
+    Config.mapOrFail(({ clientAssertion, dpop, endpoint, ...env }) => {
       const assertion = { ...overrides.clientAssertion, ...dropUndefined(clientAssertion) }
+      const dpopOptions = { ...overrides.dpop, ...dropUndefined(dpop) }
+      if (dpop.key === undefined && dpop.alg !== undefined && overrides.dpop?.key === undefined) {
+        return Either.left(
+          ConfigError.InvalidData(["DPOP_KEY"], `${variableName(prefix, "DPOP_KEY")} is required with DPOP_ALG`)
+        )
+      }
       const { issuer: _issuer, tokenUrl: _tokenUrl, ...rest } = overrides
       const options = {
         ...rest,
         ...dropUndefined(endpoint),
         ...dropUndefined(env),
-        ...(Object.keys(assertion).length > 0 ? { clientAssertion: assertion } : {})
+        ...(Object.keys(assertion).length > 0 ? { clientAssertion: assertion } : {}),
+        ...(dpopOptions.key !== undefined ? { dpop: dpopOptions } : {})
       } as ClientCredentials.Options
       return Either.mapLeft(validate(options), (error) => namingVariable(error, prefix))
     })
@@ -254,7 +310,9 @@ const variables: Readonly<Record<string, string>> = {
   "clientAssertion.key": "CLIENT_ASSERTION_KEY",
   "clientAssertion.alg": "CLIENT_ASSERTION_ALG",
   "clientAssertion.kid": "CLIENT_ASSERTION_KID",
-  "clientAssertion.audience": "CLIENT_ASSERTION_AUDIENCE"
+  "clientAssertion.audience": "CLIENT_ASSERTION_AUDIENCE",
+  "dpop.key": "DPOP_KEY",
+  "dpop.alg": "DPOP_ALG"
 }
 
 /**
@@ -306,6 +364,8 @@ export interface Resolved {
     readonly audience: string | undefined
   }
   readonly allowInsecureHttp: boolean
+  /** DPoP: the key options (imported by `TokenProvider.make`), with the algorithm settled. */
+  readonly dpop: { readonly options: DPoP.Options; readonly allowBearer: boolean } | undefined
   readonly basicEncoding: "form" | "raw"
   readonly scope: ReadonlyArray<string>
   readonly audience: string | undefined
@@ -360,6 +420,10 @@ export const resolve = (options: ClientCredentials.Options): Resolved => {
       audience: assertion.audience
     },
     allowInsecureHttp: options.allowInsecureHttp === true,
+    dpop: options.dpop === undefined ? undefined : {
+      options: { key: options.dpop.key, alg: Either.getOrThrow(dpopKey(options.dpop)) },
+      allowBearer: options.dpop.allowBearer === true
+    },
     basicEncoding: options.basicEncoding ?? "form",
     scope: normalizeList(splitList(options.scope)),
     audience: options.audience,

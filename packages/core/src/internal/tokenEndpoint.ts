@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { identity } from "effect/Function"
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
@@ -20,10 +19,12 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
+import * as DPoP from "../DPoP.js"
 import * as TokenError from "../TokenError.js"
 import { assertionType, sign, type Signer } from "./clientAssertion.js"
 import { reservedParams, type Resolved } from "./clientCredentials.js"
 import * as Monotonic from "./monotonic.js"
+import * as Telemetry from "./telemetry.js"
 import * as TransportFailure from "./transportFailure.js"
 
 /**
@@ -46,6 +47,16 @@ export interface Params {
   readonly scope: ReadonlyArray<string>
   readonly audience: string | undefined
   readonly resource: ReadonlyArray<string>
+}
+
+/**
+ * DPoP on the token endpoint: the key read once, and the last nonce each server gave.
+ *
+ * @internal
+ */
+export interface DPoPContext {
+  readonly proofer: DPoP.Proofer
+  readonly nonces: DPoP.NonceStore
 }
 
 /**
@@ -110,6 +121,19 @@ const signerOf = (options: Resolved, method: "client_secret_jwt" | "private_key_
  * @internal
  */
 export const buildRequest = (
+  options: Resolved,
+  endpoint: Endpoint,
+  params: Params,
+  dpop?: DPoPContext | undefined
+): Effect.Effect<HttpClientRequest.HttpClientRequest> =>
+  dpop === undefined ? buildPlainRequest(options, endpoint, params) : Effect.flatMap(
+    buildPlainRequest(options, endpoint, params),
+    // a fresh proof per attempt (RFC 9449 §4): htm POST, htu the endpoint without query and fragment, iat
+    // from Clock, a new jti, the server's last nonce. The token URL was validated: a failure is a bug.
+    (request) => Effect.orDie(DPoP.setProof(request, { proofer: dpop.proofer, nonces: dpop.nonces }))
+  )
+
+const buildPlainRequest = (
   options: Resolved,
   endpoint: Endpoint,
   params: Params
@@ -287,7 +311,8 @@ const fieldDetail: Record<TokenError.TokenResponseInvalid["reason"], string> = {
   InvalidExpiresIn: `expires_in must be a number of seconds in [1, ${maxExpiresInSeconds}]`,
   InvalidScope: "scope is not a string",
   BodyTooLarge: "the body is over the size cap",
-  UnexpectedStatus: "unexpected status"
+  UnexpectedStatus: "unexpected status",
+  DPoPDowngrade: "a DPoP token request was answered with a Bearer token (set dpop.allowBearer to accept that)"
 }
 
 /**
@@ -328,10 +353,16 @@ export const decodeSuccess = (
     tokenType = "Bearer"
   } else if (fields.token_type.toLowerCase() === "bearer") {
     tokenType = "Bearer"
+  } else if (fields.token_type.toLowerCase() === "dpop" && options.dpop !== undefined) {
+    // a DPoP token only in answer to a request that carried a proof (RFC 9449 §5)
+    tokenType = "DPoP"
   } else {
     return Either.left(
       invalid(status, "UnsupportedTokenType", `token_type "${clip(scrub(fields.token_type), 32)}" is not supported`)
     )
+  }
+  if (tokenType === "Bearer" && options.dpop !== undefined && !options.dpop.allowBearer) {
+    return Either.left(invalid(status, "DPoPDowngrade", fieldDetail.DPoPDowngrade))
   }
   const lifetime = fields.expires_in === undefined ? options.defaultExpiresInMillis : fields.expires_in * 1000
   return Either.right(AccessToken.make({
@@ -542,7 +573,8 @@ export const send = (
           detail: `no complete answer within ${Duration.format(Duration.millis(options.requestTimeoutMillis))}`,
           attempts: 1
         })
-    })
+    }),
+    Telemetry.trackRequest(request)
   )
 
 /**
@@ -562,10 +594,50 @@ export const attempt = (
   Effect.flatMap(Monotonic.millis, (sentAt) =>
     Effect.flatMap(
       send(client, request, options, scrub),
-      // `now` is wall time, for an HTTP-date Retry-After; the token's life is on the monotonic time line
-      (response) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub, sentAt))
+      (response) => classifyNow(response, options, params, scrub, sentAt)
     ))
+
+// `now` is wall time, for an HTTP-date Retry-After; the token's life is on the monotonic time line
+const classifyNow = (response: RawResponse, options: Resolved, params: Params, scrub: Scrub, sentAt: number) =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => classify(response, options, params, now, scrub, sentAt))
+
+/**
+ * One attempt with DPoP: the request carries a fresh proof; a nonce in any answer is kept for the server's
+ * origin (RFC 9449 §8.2), and a `400 use_dpop_nonce` with a `DPoP-Nonce` is retried once at once with a new
+ * proof carrying it (§8).
+ *
+ * @internal
+ */
+export const attemptDPoP = (
+  client: HttpClient.HttpClient,
+  options: Resolved,
+  endpoint: Endpoint,
+  params: Params,
+  scrub: Scrub,
+  dpop: DPoPContext
+): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> => {
+  const once = Effect.flatMap(Monotonic.millis, (sentAt) =>
+    Effect.flatMap(
+      buildRequest(options, endpoint, params, dpop),
+      (request) =>
+        Effect.tap(send(client, request, options, scrub), (response) =>
+          Option.match(DPoP.nonceFromHeaders(response.headers), {
+            onNone: () =>
+              Effect.void,
+            onSome: (nonce) => dpop.nonces.set(endpoint.tokenUrl, nonce)
+          })).pipe(Effect.map((response) =>
+            [response, sentAt] as const
+          ))
+    ))
+  return Effect.flatMap(once, ([response, sentAt]) => {
+    const demanded = Option.flatMap(parseBody(response), (body) => DPoP.tokenEndpointNonce(response, body))
+    return Option.isSome(demanded)
+      ? Effect.flatMap(once, ([retried, sentAt]) => classifyNow(retried, options, params, scrub, sentAt)).pipe(
+        Effect.withSpan("oauth-cc.token.dpop-nonce")
+      )
+      : classifyNow(response, options, params, scrub, sentAt)
+  })
+}
 
 // -----------------------------------------------------------------------------
 // retry policy
@@ -629,29 +701,6 @@ export const withAttempts = (error: TokenError.TokenError, attempts: number): To
   }
 }
 
-// -----------------------------------------------------------------------------
-// metrics
-// -----------------------------------------------------------------------------
-
-/** @internal */
-export const fetchCounter = Metric.counter("oauth_cc_token_fetch_total", {
-  description: "Token fetches by outcome (success or the TokenError tag)",
-  incremental: true
-})
-
-/** @internal */
-export const fetchLatency = Metric.histogram(
-  "oauth_cc_token_fetch_duration_ms",
-  MetricBoundaries.exponential({ start: 5, factor: 2, count: 14 }),
-  "Token fetch latency in milliseconds, retries included"
-)
-
-/** @internal */
-export const attemptCounter = Metric.counter("oauth_cc_token_request_total", {
-  description: "Token requests sent (attempts, retries included)",
-  incremental: true
-})
-
 /**
  * One token fetch: attempts under the retry policy, traced and measured.
  *
@@ -662,7 +711,8 @@ export const fetch = (
   options: Resolved,
   endpoint: Endpoint,
   params: Params,
-  scrub: Scrub
+  scrub: Scrub,
+  dpop?: DPoPContext | undefined
 ): Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> =>
   Effect.clockWith((clock) => {
     let attempts = 0
@@ -671,26 +721,30 @@ export const fetch = (
     const one = Effect.suspend(() => {
       attempts++
       const current = attempts
-      return Effect.flatMap(
-        Effect.zip(buildRequest(options, endpoint, params), attemptTimeout(options.requestTimeoutMillis, deadline)),
-        ([request, requestTimeoutMillis]) =>
-          attempt(client, request, { ...options, requestTimeoutMillis }, params, scrub)
-      ).pipe(
-        Effect.tapError((error) =>
-          Effect.logDebug(`oauth-cc: token request attempt ${current} failed: ${error.message}`)
-        ),
-        Effect.withSpan("oauth-cc.token.attempt", { attributes: { "oauth.attempt": current } }),
-        Metric.trackAll(attemptCounter, 1)
-      )
+      return (dpop === undefined
+        ? Effect.flatMap(
+          Effect.zip(buildRequest(options, endpoint, params), attemptTimeout(options.requestTimeoutMillis, deadline)),
+          ([request, requestTimeoutMillis]) =>
+            attempt(client, request, { ...options, requestTimeoutMillis }, params, scrub)
+        )
+        : Effect.flatMap(
+          attemptTimeout(options.requestTimeoutMillis, deadline),
+          (requestTimeoutMillis) =>
+            attemptDPoP(client, { ...options, requestTimeoutMillis }, endpoint, params, scrub, dpop)
+        )).pipe(
+          Effect.tapError((error) => Telemetry.attemptFailed(error, current)),
+          Effect.withSpan("oauth-cc.token.attempt", { kind: "client", attributes: { "oauth.attempt": current } }),
+          Metric.trackAll(Telemetry.requestCounter, 1)
+        )
     })
     return Effect.clockWith((clock) => {
       const start = Monotonic.unsafeMillis(clock)
       return one.pipe(
-        Effect.retry(schedule),
+        Effect.retry(Telemetry.logRetryAfterWaits(schedule, "token endpoint")),
         Effect.mapError((error) => withAttempts(error, attempts)),
         Effect.onExit((exit) =>
           Effect.zipRight(
-            fetchLatency(Effect.succeed(Monotonic.unsafeMillis(clock) - start)),
+            Telemetry.fetchDuration(Effect.succeed((Monotonic.unsafeMillis(clock) - start) / 1000)),
             Effect.annotateCurrentSpan({
               "oauth.attempts": attempts,
               "oauth.outcome": exit._tag === "Success" ? "success" : outcomeOf(exit.cause)
@@ -698,8 +752,12 @@ export const fetch = (
           )
         ),
         Effect.tapBoth({
-          onFailure: (error) => Metric.increment(Metric.tagged(fetchCounter, "outcome", error._tag)),
-          onSuccess: () => Metric.increment(Metric.tagged(fetchCounter, "outcome", "success"))
+          onFailure: (error) =>
+            Effect.zipRight(
+              Metric.increment(Metric.tagged(Telemetry.fetchCounter, "outcome", error._tag)),
+              Telemetry.logFetchFailure(error, options.clientId)
+            ),
+          onSuccess: () => Metric.increment(Metric.tagged(Telemetry.fetchCounter, "outcome", "success"))
         }),
         Effect.withSpan("oauth-cc.token.fetch", {
           kind: "client",

@@ -10,20 +10,19 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as AccessToken from "../AccessToken.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
+import * as DPoP from "../DPoP.js"
 import type * as TokenError from "../TokenError.js"
 import type * as TokenProvider from "../TokenProvider.js"
 import * as TokenStore from "../TokenStore.js"
 import { normalizeList, resolve, type Resolved, splitList } from "./clientCredentials.js"
 import { endpointFromIssuer } from "./discovery.js"
 import * as Monotonic from "./monotonic.js"
+import * as Telemetry from "./telemetry.js"
 import * as Endpoint from "./tokenEndpoint.js"
 import { makeMemory } from "./tokenStore.js"
 
 /** @internal */
-export const cacheCounter = Metric.counter("oauth_cc_token_cache_total", {
-  description: "TokenProvider.get results: hit, miss, joined (waited for a fetch under way), refresh-ahead",
-  incremental: true
-})
+export const cacheCounter = Telemetry.cacheCounter
 
 const hitCounter = Metric.tagged(cacheCounter, "result", "hit")
 const missCounter = Metric.tagged(cacheCounter, "result", "miss")
@@ -39,11 +38,12 @@ interface KeyState {
 
 /**
  * The key a token is stored under: endpoint (the issuer while the endpoint is not known: a provider
- * discovers it once and keeps it), client, method and parameters.
+ * discovers it once and keeps it), client, method and parameters, and the DPoP key's thumbprint: a token
+ * bound to one key is useless with another, so providers with different keys never share one.
  *
  * @internal
  */
-export const cacheKey = (options: Resolved, params: Endpoint.Params): string =>
+export const cacheKey = (options: Resolved, params: Endpoint.Params, dpopThumbprint?: string | undefined): string =>
   JSON.stringify([
     options.tokenUrl?.href ?? `issuer ${options.issuer}`,
     options.clientId,
@@ -53,7 +53,8 @@ export const cacheKey = (options: Resolved, params: Endpoint.Params): string =>
     params.resource,
     // extra parameters (e.g. an organization) change what the server issues: with a shared store, two
     // services differing only in them must not share a token
-    Object.entries(options.extraParams).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    Object.entries(options.extraParams).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+    ...(dpopThumbprint === undefined ? [] : [`dpop ${dpopThumbprint}`])
   ])
 
 /** @internal */
@@ -86,6 +87,12 @@ export const make = (
       })
     )
     const scrub = Endpoint.makeScrub(resolved.clientSecret, resolved.clientId)
+    // the DPoP key is imported once per provider; `validate` checked its structure and algorithm, so a key
+    // Web Crypto still refuses is a defect like other invalid options (its message holds no key material)
+    const dpop: Endpoint.DPoPContext | undefined = resolved.dpop === undefined ? undefined : {
+      proofer: yield* Effect.orDie(DPoP.make(resolved.dpop.options)),
+      nonces: DPoP.makeNonceStore()
+    }
     const states = new Map<string, KeyState>()
     const endpoint = resolveEndpoint(client, resolved, scope)
     const skew = resolved.refreshSkewMillis
@@ -121,8 +128,10 @@ export const make = (
      * `refresh`) always fetches.
      */
     const fetchAndStore = (key: string, params: Endpoint.Params, force: boolean) => {
-      const fetchNew = Effect.flatMap(endpoint, (endpoint) => Endpoint.fetch(client, resolved, endpoint, params, scrub))
-        .pipe(Effect.tap((token) => store.set(key, token)))
+      const fetchNew = Effect.flatMap(
+        endpoint,
+        (endpoint) => Endpoint.fetch(client, resolved, endpoint, params, scrub, dpop)
+      ).pipe(Effect.tap((token) => store.set(key, token)))
       if (!store.shared) return fetchNew
       if (force) return store.withFetchLock(key, fetchNew)
       return store.withFetchLock(
@@ -156,7 +165,9 @@ export const make = (
             state.failure = error === undefined ? undefined : { error, until: now + cooldownOf(error) }
             if (state.failure === undefined) states.delete(key)
             pruneStates(now)
-            return Deferred.done(deferred, exit)
+            return error === undefined
+              ? Deferred.done(deferred, exit)
+              : Effect.zipRight(Telemetry.logCooldown(error, cooldownOf(error)), Deferred.done(deferred, exit))
           })
         ),
         // the Deferred carries the outcome to the callers; the fiber itself ends quietly (a failed fiber
@@ -187,7 +198,10 @@ export const make = (
           Effect.catchAll((error) =>
             Effect.clockWith((clock) =>
               Monotonic.unsafeMillis(clock) < stale.expiresAt
-                ? Effect.as(Metric.increment(staleCounter), stale)
+                ? Effect.zipRight(
+                  Telemetry.logStaleServed(error, stale.expiresAt - Monotonic.unsafeMillis(clock)),
+                  Effect.as(Metric.increment(staleCounter), stale)
+                )
                 : Effect.fail(error)
             )
           )
@@ -268,18 +282,20 @@ export const make = (
       audience: resolved.audience,
       resource: resolved.resource
     }
-    const defaultKey = cacheKey(resolved, defaultParams)
+    const thumbprint = dpop?.proofer.thumbprint
+    const defaultKey = cacheKey(resolved, defaultParams, thumbprint)
     const keyOf = (params: TokenProvider.Params | undefined) => {
       if (params === undefined) return [defaultKey, defaultParams] as const
       const normalized = normalizeParams(resolved, params)
-      return [cacheKey(resolved, normalized), normalized] as const
+      return [cacheKey(resolved, normalized, thumbprint), normalized] as const
     }
 
     return {
       get: getKey(defaultKey, defaultParams),
       getFor: (params) => Effect.suspend(() => getKey(...keyOf(params))),
       refresh: refreshKey(defaultKey, defaultParams),
-      invalidate: (token, params) => store.remove(keyOf(params)[0], token)
+      invalidate: (token, params) => store.remove(keyOf(params)[0], token),
+      dpop: dpop?.proofer
     } satisfies TokenProvider.Service
   })
 
