@@ -10,6 +10,7 @@ import type * as Discovery from "../Discovery.js"
 import * as TokenError from "../TokenError.js"
 import { type Resolved, validateUrl } from "./clientCredentials.js"
 import * as Monotonic from "./monotonic.js"
+import * as Telemetry from "./telemetry.js"
 import { attemptTimeout, type Endpoint, parseRetryAfter, retrySchedule, send, withAttempts } from "./tokenEndpoint.js"
 
 /**
@@ -158,7 +159,7 @@ export const discover = (
       attempts++
       return once(client, issuer, { ...options, requestTimeoutMillis })
     }).pipe(
-      Effect.retry(retrySchedule(options.retry, deadline)),
+      Effect.retry(Telemetry.logRetryAfterWaits(retrySchedule(options.retry, deadline), "metadata endpoint")),
       Effect.mapError((error) =>
         error._tag === "TokenDiscoveryFailed"
           ? new TokenError.TokenDiscoveryFailed({ ...error, attempts })
