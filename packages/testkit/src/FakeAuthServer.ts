@@ -105,6 +105,37 @@ export interface Options {
    * @since 0.2.0
    */
   readonly admin?: boolean | undefined
+  /**
+   * DPoP (RFC 9449). A token request carrying a `DPoP` proof is always checked (signature with the header's
+   * `jwk`, `typ`, `alg`, `htm`/`htu`, `iat` within the window, `jti` not replayed, and the current nonce if
+   * one is demanded) and its token is bound to the proof's key: `token_type: "DPoP"`, `cnf.jkt` in a JWT.
+   * The resource then wants `Authorization: DPoP <token>` with a proof whose `ath` is the token's hash and
+   * whose key is the bound one; a bound token sent as `Bearer` is refused.
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc9449
+   * @since 0.2.0
+   */
+  readonly dpop?: DPoPOptions | undefined
+}
+
+/**
+ * @since 0.2.0
+ * @category models
+ */
+export interface DPoPOptions {
+  /** Refuse token requests without a proof (`400 invalid_dpop_proof`). Default: false (Bearer without a proof). */
+  readonly required?: boolean | undefined
+  /**
+   * Demand a nonce (RFC 9449 §8, §9): the token endpoint answers `400 use_dpop_nonce` and the resource
+   * `401` with a `DPoP error="use_dpop_nonce"` challenge, both with `DPoP-Nonce`, until proofs carry it.
+   * `true` draws a random nonce; a string is that nonce. Change it any time with `setDPoPNonce`.
+   * Default: no nonce.
+   */
+  readonly nonce?: boolean | string | undefined
+  /** How far a proof's `iat` may be from the server's clock. Default: 60 seconds. */
+  readonly iatWindow?: Duration.DurationInput | undefined
+  /** The proof algorithms accepted. Default: ES256, EdDSA, RS256, PS256. */
+  readonly algorithms?: ReadonlyArray<"ES256" | "EdDSA" | "RS256" | "PS256"> | undefined
 }
 
 /**
@@ -175,6 +206,8 @@ export interface IssuedToken {
   readonly revoked: boolean
   /** Forced to expire by `expireAll`. */
   readonly expired: boolean
+  /** The RFC 7638 thumbprint of the DPoP key the token is bound to (`cnf.jkt`); undefined for a bearer token. */
+  readonly jkt?: string | undefined
 }
 
 /**
@@ -244,6 +277,13 @@ export interface Service {
   readonly revoke: (token: TokenInput) => Effect.Effect<boolean>
   /** Makes every token issued so far expired. */
   readonly expireAll: Effect.Effect<void>
+  /**
+   * The DPoP nonce demanded from now on by the token endpoint and the resource; `undefined` stops demanding
+   * one. Proofs carrying an older nonce get `use_dpop_nonce` with the new one (a rotation).
+   *
+   * @since 0.2.0
+   */
+  readonly setDPoPNonce: (nonce: string | undefined) => Effect.Effect<void>
 }
 
 /**
@@ -345,6 +385,8 @@ export interface Handle {
   readonly issued: () => Promise<ReadonlyArray<IssuedToken>>
   readonly revoke: (token: TokenInput) => Promise<boolean>
   readonly expireAll: () => Promise<void>
+  /** @since 0.2.0 */
+  readonly setDPoPNonce: (nonce: string | undefined) => Promise<void>
   /** Stops the server, destroys open connections. Idempotent. */
   readonly close: () => Promise<void>
 }

@@ -49,7 +49,8 @@ const serviceOf = (state: Handler.ServerState, host: string, clock?: Clock.Clock
     awaitTokenRequestsInFlight: (n) => waitFor(() => state.inFlight >= n),
     issued: sync(() => state.issuedTokens()),
     revoke: (token) => sync(() => state.revoke(token)),
-    expireAll: sync(() => state.expireAll())
+    expireAll: sync(() => state.expireAll()),
+    setDPoPNonce: (nonce) => sync(() => void (state.dpopNonce = nonce))
   }
 }
 
@@ -107,6 +108,7 @@ export const start = async (options: FakeAuthServer.Options = {}): Promise<FakeA
     issued: () => run(service.issued),
     revoke: (token) => run(service.revoke(token)),
     expireAll: () => run(service.expireAll),
+    setDPoPNonce: (nonce) => run(service.setDPoPNonce(nonce)),
     close: () => closing ??= run(Scope.close(scope, Exit.void))
   }
 }

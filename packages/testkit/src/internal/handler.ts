@@ -4,6 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Jose from "jose"
 import * as Crypto from "node:crypto"
+import * as DPoPVerifier from "../DPoPVerifier.js"
 import type * as FakeAuthServer from "../FakeAuthServer.js"
 import * as FakeResponse from "../FakeResponse.js"
 import { adminPrefix, handleAdmin } from "./admin.js"
@@ -147,6 +148,8 @@ interface MutableToken {
   readonly expiresAt: number
   revoked: boolean
   expired: boolean
+  /** The DPoP key's thumbprint the token is bound to (`cnf.jkt`). */
+  readonly jkt: string | undefined
 }
 
 /** An RFC 6749 §5.2 error found while checking a token request. */
@@ -209,6 +212,11 @@ export class ServerState {
   readonly issuedList: Array<MutableToken> = []
   private window: Array<number> = []
   private readonly waiters = new Set<() => boolean>()
+  /** Checks proofs (signature, htm/htu, iat window, jti replay) with the server's clock. */
+  readonly dpopVerifier: DPoPVerifier.DPoPVerifier
+  readonly dpopRequired: boolean
+  /** The nonce demanded now, if any (`setDPoPNonce` changes it). */
+  dpopNonce: string | undefined
 
   constructor(
     readonly urls: Urls,
@@ -224,6 +232,22 @@ export class ServerState {
       perMillis: Duration.toMillis(Duration.decode(options.rateLimit.per)),
       ...(options.rateLimit.retryAfter === undefined ? {} : { retryAfter: options.rateLimit.retryAfter })
     }
+    const dpop = options.dpop ?? {}
+    this.dpopVerifier = Effect.runSync(DPoPVerifier.make({
+      ...(dpop.iatWindow === undefined ? {} : { iatWindow: dpop.iatWindow }),
+      ...(dpop.algorithms === undefined ? {} : { algorithms: dpop.algorithms })
+    }))
+    this.dpopRequired = dpop.required === true
+    this.dpopNonce = dpop.nonce === true
+      ? Crypto.randomBytes(16).toString("base64url")
+      : typeof dpop.nonce === "string"
+      ? dpop.nonce
+      : undefined
+  }
+
+  /** The `DPoP-Nonce` header every answer carries while a nonce is demanded (RFC 9449 §8.2). */
+  private nonceHeaders(): Record<string, string> {
+    return this.dpopNonce === undefined ? {} : { "dpop-nonce": this.dpopNonce }
   }
 
   // --- waiting -----------------------------------------------------------------
@@ -262,7 +286,8 @@ export class ServerState {
       issuedAt: t.issuedAt,
       expiresAt: t.expiresAt,
       revoked: t.revoked,
-      expired: t.expired
+      expired: t.expired,
+      ...(t.jkt === undefined ? {} : { jkt: t.jkt })
     }))
   }
 
@@ -302,7 +327,8 @@ export class ServerState {
     scope: ReadonlyArray<string>,
     audience: string | ReadonlyArray<string>,
     now: number,
-    ttlMillis: number
+    ttlMillis: number,
+    jkt: string | undefined
   ): Effect.Effect<MutableToken> {
     const jti = Crypto.randomUUID()
     const base = { format: this.tokenFormat, jti, clientId: client.id, scope, audience, issuedAt: now }
@@ -312,6 +338,7 @@ export class ServerState {
       : Effect.promise(() => {
         const claims: Jose.JWTPayload = { client_id: client.id }
         if (scope.length > 0) claims.scope = scope.join(" ")
+        if (jkt !== undefined) claims.cnf = { jkt }
         return new Jose.SignJWT(claims)
           .setProtectedHeader({ alg: "ES256", kid: this.key.kid, typ: "at+jwt" })
           .setIssuer(this.urls.issuer)
@@ -323,7 +350,7 @@ export class ServerState {
           .sign(this.key.privateKey)
       })
     return Effect.map(value, (value) => {
-      const token: MutableToken = { ...base, value, expiresAt, revoked: false, expired: false }
+      const token: MutableToken = { ...base, value, expiresAt, revoked: false, expired: false, jkt }
       this.tokens.set(value, token)
       this.issuedList.push(token)
       return token
@@ -410,7 +437,8 @@ export class ServerState {
   // --- the protected resource --------------------------------------------------------
 
   private handleResource(request: IncomingRequest): Effect.Effect<Outcome> {
-    return Effect.map(Clock.currentTimeMillis, (now) => {
+    return Effect.gen(this, function*() {
+      const now = yield* Clock.currentTimeMillis
       this.resourceRequestCount++
       const authorization = request.headers.authorization
       const challenge = (error?: string, description?: string) => {
@@ -427,21 +455,85 @@ export class ServerState {
         this.unauthenticatedResourceRequests++
         return this.record(now, request, "resource", challenge(), { response: "resource" })
       }
-      const match = /^Bearer +([\x21-\x7e]+)\s*$/i.exec(authorization)
-      const token = match === null ? undefined : this.tokens.get(match[1]!)
+      const match = /^(Bearer|DPoP) +([\x21-\x7e]+)\s*$/i.exec(authorization)
+      const token = match === null ? undefined : this.tokens.get(match[2]!)
+      const bound = token?.jkt !== undefined
       const reject = (description: string) =>
-        this.record(now, request, "resource", challenge("invalid_token", description), {
-          response: "resource",
-          clientId: token?.clientId,
-          error: "invalid_token"
-        })
-      if (match === null) return reject("expected a Bearer token")
+        this.record(
+          now,
+          request,
+          "resource",
+          bound || match?.[1]!.toLowerCase() === "dpop"
+            ? this.dpopChallenge("invalid_token", description)
+            : challenge("invalid_token", description),
+          { response: "resource", clientId: token?.clientId, error: "invalid_token" }
+        )
+      if (match === null) return reject("expected a Bearer or DPoP token")
       if (token === undefined) return reject("unknown token")
       if (token.revoked) return reject("the token was revoked")
       if (token.expired || now >= token.expiresAt) return reject("the token expired")
+      const dpopScheme = match[1]!.toLowerCase() === "dpop"
+      // RFC 9449 §7.2: a bound token is only good with a proof of its key; a bearer one never with DPoP
+      if (bound && !dpopScheme) return reject("the token is DPoP-bound: send it as DPoP with a proof")
+      if (!bound && dpopScheme) return reject("the token is not DPoP-bound")
+      if (bound) {
+        const verified = yield* Effect.either(this.dpopVerifier.verify({
+          proof: request.headers["dpop"],
+          method: request.method,
+          url: `${this.urls.issuer}${request.path}`,
+          accessToken: match[2]!,
+          nonce: this.dpopNonce
+        }))
+        if (verified._tag === "Left") {
+          const error = verified.left
+          this.resource401Count++
+          return this.record(now, request, "resource", this.dpopChallenge(error.error, error.description, error), {
+            response: "resource",
+            clientId: token.clientId,
+            error: error.error
+          })
+        }
+        if (verified.right.jkt !== token.jkt) return reject("the proof's key is not the one the token is bound to")
+      }
       const body = { method: request.method, path: request.path, clientId: token.clientId, scope: token.scope }
       return this.record(now, request, "resource", json(200, body), { response: "resource", clientId: token.clientId })
     })
+  }
+
+  /** A 401 with a `DPoP` challenge (RFC 9449 §7.1), and the nonce when one is demanded. */
+  private dpopChallenge(
+    code: string,
+    description: string,
+    error?: DPoPVerifier.DPoPProofRejected
+  ): Outcome {
+    if (error === undefined) this.resource401Count++
+    return json(401, { error: code, error_description: description }, {
+      "www-authenticate": DPoPVerifier.challenge(
+        error ?? (code === "invalid_token" ? "invalid_token" : undefined),
+        this.dpopVerifier.algorithms
+      ),
+      ...this.nonceHeaders()
+    })
+  }
+
+  /**
+   * The proof of a token request, if it has one (or must): `Left` is the 400 to answer (RFC 9449 §5, §8),
+   * `Right` the key's thumbprint to bind the token to, or undefined for a request without a proof.
+   */
+  private checkTokenProof(request: IncomingRequest): Effect.Effect<string | undefined, Outcome> {
+    const proof = request.headers["dpop"]
+    if (proof === undefined && !this.dpopRequired) return Effect.succeed(undefined)
+    return this.dpopVerifier.verify({
+      proof,
+      method: request.method,
+      url: `${this.urls.issuer}${request.path}`,
+      nonce: this.dpopNonce
+    }).pipe(
+      Effect.map((verified) => verified.jkt),
+      Effect.mapError((error) =>
+        json(400, { error: error.error, error_description: error.description }, this.nonceHeaders())
+      )
+    )
   }
 
   // --- the token endpoint ----------------------------------------------------------
@@ -464,6 +556,19 @@ export class ServerState {
     return Effect.gen(this, function*() {
       const now = yield* Clock.currentTimeMillis
       const parsed = yield* this.checkTokenRequest(request, now)
+      // a refused proof is answered before any scripted answer, which stays queued
+      const proof = yield* Effect.either(this.checkTokenProof(request))
+      if (proof._tag === "Left") {
+        const error = (JSON.parse(proof.left._tag === "Respond" ? proof.left.body : "{}") as { error?: string }).error
+        return this.record(now, request, "token", proof.left, {
+          form: parsed.form,
+          clientAuthMethod: parsed.authMethod,
+          clientId: parsed.clientId,
+          response: "oauthError",
+          error
+        })
+      }
+      const jkt = proof.right
       let response: FakeResponse.FakeResponse | undefined = this.queue.shift() ?? this.alwaysResponse
       let limited = false
       if (response === undefined) {
@@ -525,8 +630,8 @@ export class ServerState {
             } else {
               const { audience, client, scope } = parsed.result
               const ttl = response.expiresIn === undefined ? this.ttlMillis : response.expiresIn * 1000
-              const token = yield* this.issue(client, scope, audience, now, ttl)
-              outcome = json(200, this.tokenBody(token, response, ttl))
+              const token = yield* this.issue(client, scope, audience, now, ttl, jkt)
+              outcome = json(200, this.tokenBody(token, response, ttl), this.nonceHeaders())
               name = "token"
             }
             break
@@ -550,7 +655,10 @@ export class ServerState {
   }
 
   private tokenBody(token: MutableToken, shape: FakeResponse.Token, ttlMillis: number): Record<string, unknown> {
-    const body: Record<string, unknown> = { access_token: token.value, token_type: shape.tokenType ?? "Bearer" }
+    const body: Record<string, unknown> = {
+      access_token: token.value,
+      token_type: shape.tokenType ?? (token.jkt === undefined ? "Bearer" : "DPoP")
+    }
     const expiresIn = Math.round(ttlMillis / 1000)
     if (shape.omitExpiresIn !== true) body.expires_in = shape.expiresInAsString === true ? String(expiresIn) : expiresIn
     if (shape.scope !== undefined) body.scope = shape.scope

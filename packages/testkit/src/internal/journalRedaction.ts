@@ -47,7 +47,8 @@ export const redactPath = (path: string): string => {
 
 /** Headers that carry credentials: for these the value goes, the scheme (`Basic`, `Bearer`, `DPoP`) stays. */
 const authorizationHeaders = new Set(["authorization", "proxy-authorization"])
-const secretHeaders = new Set(["cookie", "x-api-key", "api-key", "x-client-secret"])
+// a DPoP proof can be replayed within its iat window (to the same URL): it is a credential too
+const secretHeaders = new Set(["cookie", "x-api-key", "api-key", "x-client-secret", "dpop"])
 
 const redactAuthorization = (value: string): string => {
   const scheme = /^\s*([^\s]+)\s+\S/.exec(value)
