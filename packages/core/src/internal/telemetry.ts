@@ -234,12 +234,21 @@ export const logCooldown = (error: TokenError.TokenError, cooldownMillis: number
     } (failure cooldown), a cached token that has not expired is served meanwhile`
   )
 
+const staleLogged = new WeakSet<object>()
+
 /**
- * A refresh failed and the cached token, past its refresh time but not expired, was served instead.
+ * A refresh failed and the cached token, past its refresh time but not expired, was served instead. Logged
+ * once per failed fetch (`fetch` identifies it), however many callers were waiting for it.
  *
  * @internal
  */
-export const logStaleServed = (error: TokenError.TokenError, leftMillis: number): Effect.Effect<void> =>
-  Effect.logWarning(
-    `oauth-cc: token refresh failed (${error._tag}); serving the cached token, which expires in ${seconds(leftMillis)}`
-  )
+export const logStaleServed = (fetch: object, error: TokenError.TokenError, leftMillis: number): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (staleLogged.has(fetch)) return Effect.void
+    staleLogged.add(fetch)
+    return Effect.logWarning(
+      `oauth-cc: token refresh failed (${error._tag}); serving the cached token, which expires in ${
+        seconds(leftMillis)
+      }`
+    )
+  })

@@ -199,7 +199,7 @@ export const make = (
             Effect.clockWith((clock) =>
               Monotonic.unsafeMillis(clock) < stale.expiresAt
                 ? Effect.zipRight(
-                  Telemetry.logStaleServed(error, stale.expiresAt - Monotonic.unsafeMillis(clock)),
+                  Telemetry.logStaleServed(deferred, error, stale.expiresAt - Monotonic.unsafeMillis(clock)),
                   Effect.as(Metric.increment(staleCounter), stale)
                 )
                 : Effect.fail(error)
