@@ -55,7 +55,9 @@ export const metadataUrls: (issuer: string) => readonly [URL, URL] = internal.me
 
 /**
  * Fetches and checks an issuer's metadata: a 404 (or other non-2xx, non-5xx answer) at the RFC 8414
- * URL falls back to the OpenID Connect one; 429, 5xx and transport errors are retried under the
+ * URL falls back to the OpenID Connect one; redirects within the issuer's origin are followed (at most
+ * 3), a redirect to another origin is `TokenDiscoveryFailed` with reason `RejectedRedirect`; 429, 5xx
+ * and transport errors are retried under the
  * `retry` policy; the document's `issuer` must be identical to `issuer` (RFC 8414 §3.3) and its
  * `token_endpoint` must be `https:` (or loopback `http:`, or any `http:` with `allowInsecureHttp`).
  * Invalid options (an issuer that is not an absolute `https:` URL) are a defect.
