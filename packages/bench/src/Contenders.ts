@@ -20,6 +20,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
+import { generateKeyPairSync } from "node:crypto"
 import * as OpenId from "openid-client"
 import { ClientCredentials } from "simple-oauth2"
 import * as Undici from "undici"
@@ -278,6 +279,34 @@ const oauthCc: Contender = {
   baseline: false,
   make: async (server) => {
     const runtime = ManagedRuntime.make(NodeAuthorizedHttpClient.layer(oauthCcOptions(server)))
+    await runtime.runPromise(Effect.void)
+    return effectInstance(
+      runtime,
+      AuthorizedHttpClient.AuthorizedHttpClient,
+      TokenProvider.get,
+      server.resourceUrl
+    )
+  }
+}
+
+/** One P-256 key for the DPoP contender, made once (the provider imports it once). */
+const dpopKey = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey
+
+/**
+ * oauth-cc with DPoP (ES256): the same options plus `dpop`, so each request carries a freshly signed proof with
+ * `ath`. Run in P4 only, for the DPoP ÷ Bearer ratio of the warm path.
+ *
+ * @since 0.2.0
+ * @category oauth-cc
+ */
+export const oauthCcDPoP: Contender = {
+  name: "oauth-cc DPoP",
+  client: "effect",
+  baseline: false,
+  make: async (server) => {
+    const runtime = ManagedRuntime.make(
+      NodeAuthorizedHttpClient.layer({ ...oauthCcOptions(server), dpop: { key: dpopKey } })
+    )
     await runtime.runPromise(Effect.void)
     return effectInstance(
       runtime,

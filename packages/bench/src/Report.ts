@@ -6,7 +6,7 @@
 import type { Calibration } from "./Calibration.js"
 import * as Charts from "./Charts.js"
 import type { Contender } from "./Contenders.js"
-import { baselineOf } from "./Contenders.js"
+import { baselineOf, oauthCcDPoP } from "./Contenders.js"
 import type { P7Run } from "./Fleet.js"
 import type { LoadRun, P1Run, P3Run, P6Run, Plan } from "./Scenarios.js"
 import { p5RateLimit, shortTtlSeconds, tokenDelayMillis } from "./Scenarios.js"
@@ -137,6 +137,17 @@ export const goals = (results: Results, contenders: ReadonlyArray<Contender>): A
     met: p4.median >= 0.97,
     invariant: false
   })
+  const dpop = results.p4.filter((r) => r[oauthCcDPoP.name] !== undefined)
+  if (dpop.length > 0) {
+    const ratio = summarize(dpop.map((r) => r[oauthCcDPoP.name]!.rps / r[oauthCc.name].rps))
+    list.push({
+      scenario: "P4 with DPoP",
+      goal: "DPoP ÷ Bearer reported (an ES256 proof per request), no failed request",
+      figure: formatSummary(ratio),
+      met: Math.max(...dpop.map((r) => r[oauthCcDPoP.name]!.failed)) === 0,
+      invariant: false
+    })
+  }
   const failedP4 = summarize(results.p4.map((r) => r[oauthCc.name].failed))
   list.push({
     scenario: "P4 authorized throughput",
@@ -311,6 +322,15 @@ export const markdown = (results: Results, contenders: ReadonlyArray<Contender>,
     `- **P4 throughput**: ${plan.p4.callers} concurrent loops, a 1-hour token (the warm path), ` +
       `${plan.p4.rounds} alternating turns of ${plan.p4.sliceMillis} ms per contender.`
   )
+  const dpopRuns = results.p4.filter((r) => r[oauthCcDPoP.name] !== undefined)
+  if (dpopRuns.length > 0) {
+    lines.push(
+      `- **P4 with DPoP**: oauth-cc with an ES256 DPoP key (a new proof with \`ath\` signed per request) takes its ` +
+        `turns with the others: ${formatSummary(summarize(dpopRuns.map((r) => r[oauthCcDPoP.name]!.rps)))} req/s, ` +
+        `${formatSummary(summarize(dpopRuns.map((r) => r[oauthCcDPoP.name]!.rps / r["oauth-cc"]!.rps)))}× oauth-cc ` +
+        `with Bearer. The bench server does not verify proofs, so the ratio is the client's cost.`
+    )
+  }
   lines.push(
     `- **P5 rate-limited server**: P2's load (${plan.p5.callers} callers, ${plan.p5.seconds} s) against a server ` +
       `allowing ${p5RateLimit.requests} token request per ${p5RateLimit.perMillis / 1000} s and answering 429 with ` +

@@ -126,7 +126,10 @@ const onToken = (request: Http.IncomingMessage, response: Http.ServerResponse, b
     tokens.set(token, now + config.ttlSeconds * 1000)
     counters.tokenIssued++
     response.writeHead(200, noStore)
-    response.end(JSON.stringify({ access_token: token, token_type: "Bearer", expires_in: config.ttlSeconds }))
+    // a request with a DPoP proof gets a DPoP token; proofs are not verified here: P4 with DPoP measures the
+    // client's cost (a signature per request), which a verifying server would blur on a shared machine
+    const tokenType = request.headers["dpop"] === undefined ? "Bearer" : "DPoP"
+    response.end(JSON.stringify({ access_token: token, token_type: tokenType, expires_in: config.ttlSeconds }))
   }
   if (config.tokenDelayMillis > 0) setTimeout(answer, config.tokenDelayMillis)
   else answer()
@@ -136,7 +139,11 @@ const resourceBody = JSON.stringify({ ok: true })
 
 const onResource = (request: Http.IncomingMessage, response: Http.ServerResponse) => {
   const authorization = request.headers.authorization
-  const token = authorization?.startsWith("Bearer ") ? authorization.slice(7) : undefined
+  const token = authorization?.startsWith("Bearer ")
+    ? authorization.slice(7)
+    : authorization?.startsWith("DPoP ") && request.headers["dpop"] !== undefined
+    ? authorization.slice(5)
+    : undefined
   const expiresAt = token === undefined ? undefined : token === staticToken ? Infinity : tokens.get(token)
   if (expiresAt === undefined || expiresAt <= Date.now()) {
     counters.resource401++
