@@ -3,6 +3,7 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, layer } from "@effect/vitest"
 import * as DPoP from "@oauth-cc/core/DPoP"
+import * as TokenProvider from "@oauth-cc/core/TokenProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -182,6 +183,26 @@ layer(Layer.mergeAll(OidcProviderServerModule.layerWithDPoPNonces, FetchHttpClie
       assert.strictEqual(third.response.status, 200, JSON.stringify(third.body))
       assert.strictEqual(server.tokenRequests() - before, 3)
       assert.strictEqual(yield* nonces.size, 1)
+    }))
+
+  it.scoped("TokenProvider with dpop: the nonce dance at once, a bound token, the kept nonce on refresh", () =>
+    Effect.gen(function*() {
+      const server = yield* Server
+      const provider = yield* TokenProvider.make({
+        tokenUrl: server.tokenUrl,
+        clientId: clients.dpop.id,
+        clientSecret: Redacted.make(clients.dpop.secret),
+        dpop: keys.ES256
+      })
+      const before = server.tokenRequests()
+      const token = yield* provider.get
+      assert.strictEqual(token.tokenType, "DPoP")
+      assert.strictEqual(server.tokenRequests() - before, 2, "use_dpop_nonce, then the retry with the nonce")
+      const proofer = provider.dpop!
+      yield* assertBound(server, { token_type: token.tokenType, access_token: Redacted.value(token.value) }, proofer)
+      const fresh = yield* provider.refresh
+      assert.strictEqual(fresh.tokenType, "DPoP")
+      assert.strictEqual(server.tokenRequests() - before, 3, "the kept nonce served the refresh at once")
     }))
 
   it.scoped("a nonce the server never issued gets use_dpop_nonce again, with a valid nonce to use", () =>
