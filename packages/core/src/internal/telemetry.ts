@@ -62,12 +62,23 @@ export const requestCounter = Metric.counter("oauth_cc.token.requests", {
   incremental: true
 }).pipe(Metric.tagged("unit", "{request}"))
 
-/** @internal */
-export const cacheCounter = Metric.counter("oauth_cc.token.cache.lookups", {
+const cacheLookups = Metric.counter("oauth_cc.token.cache.lookups", {
   description:
     "TokenProvider.get results: hit, miss, joined (waited for a fetch under way), refresh-ahead, stale-on-error",
   incremental: true
-}).pipe(Metric.tagged("unit", "{lookup}"))
+})
+
+/** @internal */
+export const cacheCounter = cacheLookups.pipe(Metric.tagged("unit", "{lookup}"))
+
+/**
+ * The lookup counter of one `result`, its labels set at once: a chain of `Metric.tagged` derives its key
+ * again on every update (about 2 µs, more than the rest of a cache hit: the P3 benchmark saw it).
+ *
+ * @internal
+ */
+export const cacheResult = (result: string) =>
+  Metric.taggedWithLabels(cacheLookups, [MetricLabel.make("unit", "{lookup}"), MetricLabel.make("result", result)])
 
 /** The standard HTTP client metric, for token requests (discovery requests are not in it). @internal */
 export const httpClientRequestDuration = Metric.histogram(

@@ -24,11 +24,11 @@ import { makeMemory } from "./tokenStore.js"
 /** @internal */
 export const cacheCounter = Telemetry.cacheCounter
 
-const hitCounter = Metric.tagged(cacheCounter, "result", "hit")
-const missCounter = Metric.tagged(cacheCounter, "result", "miss")
-const joinedCounter = Metric.tagged(cacheCounter, "result", "joined")
-const refreshAheadCounter = Metric.tagged(cacheCounter, "result", "refresh-ahead")
-const staleCounter = Metric.tagged(cacheCounter, "result", "stale-on-error")
+const hitCounter = Telemetry.cacheResult("hit")
+const missCounter = Telemetry.cacheResult("miss")
+const joinedCounter = Telemetry.cacheResult("joined")
+const refreshAheadCounter = Telemetry.cacheResult("refresh-ahead")
+const staleCounter = Telemetry.cacheResult("stale-on-error")
 
 /** Coordination state of one key: the fetch under way, and the last failure while it cools down. */
 interface KeyState {
