@@ -9,7 +9,15 @@
  * the `TokenError`. A token is only sent over TLS (or to loopback): a request to another `http:` URL fails
  * with a `RequestError` before anything is sent, unless `allowInsecureHttp` is set.
  *
+ * **DPoP** (a provider with `dpop`, whose token comes back with `tokenType: "DPoP"`): the request goes with
+ * `Authorization: DPoP <token>` and a fresh `DPoP` proof signed for it (`htm`, `htu` of the URL really sent,
+ * `ath` of the token, a new `jti`, the origin's last `DPoP-Nonce`). A 401 with a `DPoP error="use_dpop_nonce"`
+ * challenge and a `DPoP-Nonce` is sent once more with the nonce, keeping the token; any other 401 is handled
+ * as above. The proof never shows in errors or spans.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-5.3
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-9
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  * @since 0.1.0
