@@ -102,6 +102,29 @@ describe("FakeAuthServer with DPoP", () => {
       )
     }))
 
+  it.effect("the admin API sets and clears the demanded nonce (PUT /__admin/dpop-nonce)", () =>
+    Effect.gen(function*() {
+      const server = yield* FakeAuthServer.makeInProcess({ admin: true })
+      const proofer = yield* DPoP.make({ key })
+      const put = (body: string) =>
+        HttpClientRequest.put(`${server.issuer}/__admin/dpop-nonce`).pipe(
+          HttpClientRequest.bodyText(body, "application/json"),
+          server.httpClient.execute,
+          Effect.flatMap((response) => Effect.map(response.json, (json) => ({ status: response.status, json })))
+        )
+      assert.deepStrictEqual(yield* put(JSON.stringify({ nonce: "adm-1" })), { status: 200, json: { demanded: true } })
+      const refused = yield* tokenRequest(server, yield* proofOf(proofer, { htm: "POST", htu: server.tokenUrl }))
+      assert.strictEqual(refused.response.status, 400)
+      assert.strictEqual(refused.body.error, "use_dpop_nonce")
+      assert.strictEqual(refused.response.headers["dpop-nonce"], "adm-1")
+      const withNonce = yield* proofOf(proofer, { htm: "POST", htu: server.tokenUrl, nonce: "adm-1" })
+      assert.strictEqual((yield* tokenRequest(server, withNonce)).response.status, 200)
+      assert.strictEqual((yield* put(JSON.stringify({ nonce: "two words" }))).status, 400, "not 1*NQCHAR")
+      assert.deepStrictEqual(yield* put(JSON.stringify({ nonce: null })), { status: 200, json: { demanded: false } })
+      const free = yield* tokenRequest(server, yield* proofOf(proofer, { htm: "POST", htu: server.tokenUrl }))
+      assert.strictEqual(free.response.status, 200)
+    }))
+
   it.scoped("JWT tokens carry cnf.jkt", () =>
     Effect.gen(function*() {
       const { proofer, provider } = yield* setup({ tokenFormat: "jwt" })

@@ -184,6 +184,10 @@ const Always = Schema.Struct({ response: Response })
 const Revoke = Schema.Struct({ token: Schema.NonEmptyString })
 const Ttl = Schema.Struct({ seconds: Schema.Int.pipe(Schema.between(1, 366 * 24 * 3600)) })
 const Clients = Schema.Struct({ clients: Schema.NonEmptyArray(ClientJson) })
+/** RFC 9449 §8: `1*NQCHAR`; `null` stops demanding a nonce. */
+const DPoPNonce = Schema.Struct({
+  nonce: Schema.NullOr(Schema.String.pipe(Schema.pattern(/^[\x21\x23-\x5B\x5D-\x7E]{1,2048}$/)))
+})
 
 const reply = (status: number, body: unknown): Outcome => ({
   _tag: "Respond",
@@ -254,13 +258,14 @@ const withBody = <A, I>(
 }
 
 const routes = "GET|DELETE journal, POST enqueue, POST always, POST reset, POST clients, POST revoke, PUT ttl, " +
-  "POST expire-all"
+  "POST expire-all, PUT dpop-nonce"
 
 /**
  * Answers one admin request. Routes (JSON bodies):
  * `GET journal` (the journal and counters), `DELETE journal`, `POST enqueue {"responses": [...]}`,
  * `POST always {"response": ...}`, `POST reset`, `POST clients {"clients": [...]}` (added, or replacing the
- * client of the same id), `POST revoke {"token": "..."}`, `PUT ttl {"seconds": n}`, `POST expire-all`.
+ * client of the same id), `POST revoke {"token": "..."}`, `PUT ttl {"seconds": n}`, `POST expire-all`,
+ * `PUT dpop-nonce {"nonce": "..." | null}`.
  *
  * @internal
  */
@@ -320,6 +325,12 @@ const route = (state: ServerState, request: IncomingRequest): Effect.Effect<Outc
         Effect.sync(() => {
           state.ttlMillis = seconds * 1000
           return reply(200, { ttl: seconds })
+        }))
+    case "PUT dpop-nonce":
+      return withBody(request, DPoPNonce, ({ nonce }) =>
+        Effect.sync(() => {
+          state.dpopNonce = nonce ?? undefined
+          return reply(200, { demanded: nonce !== null })
         }))
     case "POST expire-all":
       return Effect.sync(() => {
