@@ -216,6 +216,10 @@ describe("OAUTH_DPOP_KEY", () => {
     Effect.gen(function*() {
       const sec1 = keyA.privateKey.export({ format: "pem", type: "sec1" }).toString()
       const publicJwk = JSON.stringify(keyA.publicKey.export({ format: "jwk" }))
+      const pss = generateKeyPairSync("rsa-pss", { modulusLength: 2048 }).privateKey.export({
+        format: "pem",
+        type: "pkcs8"
+      }).toString()
       const p384 = JSON.stringify(
         generateKeyPairSync("ec", { namedCurve: "P-384" }).privateKey.export({ format: "jwk" })
       )
@@ -224,6 +228,7 @@ describe("OAUTH_DPOP_KEY", () => {
         [{ OAUTH_DPOP_KEY: sec1 }, "OAUTH_DPOP_KEY"],
         [{ OAUTH_DPOP_KEY: publicJwk }, "OAUTH_DPOP_KEY"],
         [{ OAUTH_DPOP_KEY: p384 }, "OAUTH_DPOP_KEY"],
+        [{ OAUTH_DPOP_KEY: pss }, "OAUTH_DPOP_KEY"],
         [{ OAUTH_DPOP_KEY: pem, OAUTH_DPOP_ALG: "EdDSA" }, "OAUTH_DPOP_ALG"],
         [{ OAUTH_DPOP_KEY: pem, OAUTH_DPOP_ALG: "HS256" }, "OAUTH_DPOP_ALG"],
         [{ OAUTH_DPOP_ALG: "ES256" }, "OAUTH_DPOP_KEY"]

@@ -128,6 +128,10 @@ export const dpopKey = (
   const pair = typeof given === "object" && given !== null && isCryptoKey((given as DPoP.KeyPair).privateKey)
   const key = readKey(pair ? (given as DPoP.KeyPair).privateKey : given)
   if (Either.isLeft(key)) return invalid("dpop.key", key.left)
+  if (key.right.type === "rsa-pss") {
+    // Web Crypto exports no JWK of an RSASSA-PSS-only key, which the proofs' header needs
+    return invalid("dpop.key", "is an RSA-PSS (RSASSA-PSS OID) key; use a plain RSA key, which signs PS256 too")
+  }
   if (Redacted.isRedacted(given)) {
     const value: unknown = Redacted.value(given)
     if (typeof value === "string" && /^\s*-----BEGIN (?:RSA|EC) PRIVATE KEY/.test(value)) {
