@@ -245,6 +245,19 @@ describe("OAUTH_DPOP_KEY", () => {
     }))
 })
 
+describe("ClientCredentials.validate with dpop", () => {
+  it.effect("a non-extractable CryptoKey alone is refused (its public half cannot be read); its key pair is fine", () =>
+    Effect.gen(function*() {
+      const pair = yield* Effect.promise(() =>
+        crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign", "verify"])
+      )
+      const alone = ClientCredentials.validate({ ...baseOptions, dpop: { key: pair.privateKey } })
+      assert.isTrue(Either.isLeft(alone))
+      assert.include(String(Either.isLeft(alone) ? alone.left : ""), "dpop.key")
+      assert.isTrue(Either.isRight(ClientCredentials.validate({ ...baseOptions, dpop: { key: pair } })))
+    }))
+})
+
 /** The resource side: a token endpoint and an API in one `node:http` server written for the test. */
 const world = (
   api: (request: { readonly proof: Proof; readonly authorization: string; n: number }) => {

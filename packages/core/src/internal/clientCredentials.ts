@@ -128,6 +128,12 @@ export const dpopKey = (
   const pair = typeof given === "object" && given !== null && isCryptoKey((given as DPoP.KeyPair).privateKey)
   const key = readKey(pair ? (given as DPoP.KeyPair).privateKey : given)
   if (Either.isLeft(key)) return invalid("dpop.key", key.left)
+  if (!pair && isCryptoKey(given) && !(given as { readonly extractable?: boolean }).extractable) {
+    return invalid(
+      "dpop.key",
+      "is a non-extractable CryptoKey; give the CryptoKeyPair so that the public key can be read"
+    )
+  }
   if (key.right.type === "rsa-pss") {
     // Web Crypto exports no JWK of an RSASSA-PSS-only key, which the proofs' header needs
     return invalid("dpop.key", "is an RSA-PSS (RSASSA-PSS OID) key; use a plain RSA key, which signs PS256 too")
