@@ -5,7 +5,8 @@
  * (`json`, `text`, `arrayBuffer`, `formData`, `urlParamsBody`, `stream`, `schemaBodyJson`) and the
  * `filterStatusOk` filters (outside and inside the authorized client) run; the response, the error, the
  * `Exit`, the `Cause` and the rejection of `runPromise` are rendered every way (`JSON.stringify`,
- * `util.inspect`, `String`, `Cause.pretty`, message and stack). The canary must appear 0 times.
+ * `util.inspect` (also without `customInspect`, with `showHidden` at any depth, and of `{ ...value }`),
+ * `String`, `Cause.pretty`, message and stack). The canary must appear 0 times.
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
@@ -116,10 +117,19 @@ const renderings = (
     ["JSON.stringify(value)", json(value)],
     ["inspect(value)", inspect(value, { depth: 20 })],
     ["String(value)", String(value)],
+    ["inspect(value, customInspect: false)", inspect(value, { depth: 20, customInspect: false })],
+    ["inspect(value, showHidden, depth ∞)", inspect(value, { depth: Infinity, showHidden: true })],
+    ["inspect({ ...value })", typeof value === "object" && value !== null ? inspect({ ...value }, { depth: 20 }) : ""],
+    [
+      "inspect({ ...value }, customInspect: false)",
+      typeof value === "object" && value !== null ? inspect({ ...value }, { depth: 20, customInspect: false }) : ""
+    ],
     ["message and stack", value instanceof Error ? `${value.message}\n${value.stack}` : ""],
     ["JSON.stringify(exit)", json(exit)],
     ["inspect(exit)", inspect(exit, { depth: 20 })],
-    ["String(exit)", String(exit)]
+    ["String(exit)", String(exit)],
+    ["inspect(exit, customInspect: false)", inspect(exit, { depth: 20, customInspect: false })],
+    ["inspect(exit, showHidden, depth ∞)", inspect(exit, { depth: Infinity, showHidden: true })]
   ]
   if (Exit.isFailure(exit)) {
     out.push(
@@ -130,7 +140,9 @@ const renderings = (
       ["runPromise rejection: String", String(rejection)],
       ["runPromise rejection: JSON", json(rejection)],
       ["runPromise rejection: inspect", inspect(rejection, { depth: 20 })],
-      ["runPromise rejection: stack", rejection instanceof Error ? `${rejection.stack}` : ""]
+      ["runPromise rejection: stack", rejection instanceof Error ? `${rejection.stack}` : ""],
+      ["runPromise rejection: inspect, customInspect: false", inspect(rejection, { depth: 20, customInspect: false })],
+      ["runPromise rejection: inspect, showHidden, depth ∞", inspect(rejection, { depth: Infinity, showHidden: true })]
     )
   }
   return out

@@ -32,60 +32,62 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
   }
 }
 
+/** The inner response of each `CallerResponse`: out of reach of enumeration and of any rendering. */
+const innerResponses = new WeakMap<object, HttpClientResponse.HttpClientResponse>()
+
+const innerOf = (self: object): HttpClientResponse.HttpClientResponse =>
+  innerResponses.get(self) ?? (self as HttpClientResponse.HttpClientResponse)
+
 /**
  * The response as the caller sees it: `request` is the caller's own request, not the one that carried
  * the token (@effect/platform renders a request's headers, `Authorization` included, in `inspect` and
- * `JSON.stringify` of responses and errors). Everything else is the response itself.
+ * `JSON.stringify` of responses and errors). Everything else is the response itself, which is held in a
+ * module `WeakMap`, never in a field: `util.inspect` with `showHidden`, without `customInspect`, or of
+ * `{ ...response }` finds nothing that leads to the authorized request.
  */
 class CallerResponse implements HttpClientResponse.HttpClientResponse {
   readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
   readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
   constructor(
-    readonly response: HttpClientResponse.HttpClientResponse,
+    response: HttpClientResponse.HttpClientResponse,
     readonly request: HttpClientRequest.HttpClientRequest
-  ) {}
+  ) {
+    innerResponses.set(this, response)
+  }
   get status() {
-    return this.response.status
+    return innerOf(this).status
   }
   get headers() {
-    return this.response.headers
+    return innerOf(this).headers
   }
   get cookies() {
-    return this.response.cookies
+    return innerOf(this).cookies
   }
   get remoteAddress() {
-    return this.response.remoteAddress
+    return innerOf(this).remoteAddress
   }
   // The body readers of the inner response build their errors from the request that carried the token:
   // each error is rebuilt around the caller's request (and this response).
   get formData() {
-    return Effect.mapError(this.response.formData, this.callerError)
+    return Effect.mapError(innerOf(this).formData, (error) => callerError(this, error))
   }
   get text() {
-    return Effect.mapError(this.response.text, this.callerError)
+    return Effect.mapError(innerOf(this).text, (error) => callerError(this, error))
   }
   get json() {
-    return Effect.mapError(this.response.json, this.callerError)
+    return Effect.mapError(innerOf(this).json, (error) => callerError(this, error))
   }
   get urlParamsBody() {
-    return Effect.mapError(this.response.urlParamsBody, this.callerError)
+    return Effect.mapError(innerOf(this).urlParamsBody, (error) => callerError(this, error))
   }
   get arrayBuffer() {
-    return Effect.mapError(this.response.arrayBuffer, this.callerError)
+    return Effect.mapError(innerOf(this).arrayBuffer, (error) => callerError(this, error))
   }
   get stream() {
-    return Stream.mapError(this.response.stream, this.callerError)
+    return Stream.mapError(innerOf(this).stream, (error) => callerError(this, error))
   }
-  private readonly callerError = (error: HttpClientError.ResponseError): HttpClientError.ResponseError =>
-    new HttpClientError.ResponseError({
-      request: this.request,
-      response: this,
-      reason: error.reason,
-      cause: error.cause,
-      ...(error.description === undefined ? {} : { description: error.description })
-    })
   toJSON(): unknown {
-    const json = this.response.toJSON()
+    const json = innerOf(this).toJSON()
     return { ...(typeof json === "object" && json !== null ? json : {}), request: this.request.toJSON() }
   }
   toString(): string {
@@ -95,6 +97,15 @@ class CallerResponse implements HttpClientResponse.HttpClientResponse {
     return this.toJSON()
   }
 }
+
+const callerError = (self: CallerResponse, error: HttpClientError.ResponseError): HttpClientError.ResponseError =>
+  new HttpClientError.ResponseError({
+    request: self.request,
+    response: self,
+    reason: error.reason,
+    cause: error.cause,
+    ...(error.description === undefined ? {} : { description: error.description })
+  })
 
 /** @internal */
 export const withCallerRequest = (
@@ -149,15 +160,66 @@ export const insecureRefusal = (request: HttpClientRequest.HttpClientRequest): H
       "use https, or set allowInsecureHttp"
   })
 
-const insufficientScopeError = /(?:^|[\s,])error\s*=\s*"?insufficient_scope"?/i
-
 /**
  * RFC 6750 §3.1: `insufficient_scope` means the token is fine but lacks a scope; a fresh token for the
- * same parameters would be refused the same way.
+ * same parameters would be refused the same way. Read from the `error` auth-param of a `Bearer` or `DPoP`
+ * challenge (RFC 9110 §11.6.1: quoted strings with their escapes), never from inside another parameter's value.
+ *
+ * @internal
  */
-const insufficientScope = (response: HttpClientResponse.HttpClientResponse): boolean => {
-  const challenge = response.headers["www-authenticate"]
-  return challenge !== undefined && insufficientScopeError.test(challenge)
+export const insufficientScope = (headers: { readonly [name: string]: string | undefined }): boolean => {
+  const challenge = headers["www-authenticate"]
+  if (challenge === undefined) return false
+  return DPoP.parseChallenges(challenge).some((c) => {
+    const scheme = c.scheme.toLowerCase()
+    return (scheme === "bearer" || scheme === "dpop") && c.params.error?.toLowerCase() === "insufficient_scope"
+  })
+}
+
+/** How many resource origins the authorized client remembers an accepted token for. @internal */
+export const acceptedOrigins = 64
+
+/**
+ * Per resource origin: the last token it accepted (answered with something other than 401), and whether a
+ * fresh token fetched after one of its 401s was refused too. Bounded: past `acceptedOrigins` origins the least
+ * recently used is forgotten.
+ *
+ * @internal
+ */
+export const makeAcceptedTokens = (capacity = acceptedOrigins) => {
+  const entries = new Map<string, { token: AccessToken.AccessToken | undefined; refusesFresh: boolean }>()
+  const entry = (origin: string) => {
+    let found = entries.get(origin)
+    if (found !== undefined) entries.delete(origin)
+    else found = { token: undefined, refusesFresh: false }
+    entries.set(origin, found)
+    if (entries.size > capacity) entries.delete(entries.keys().next().value!)
+    return found
+  }
+  return {
+    accept: (origin: string, token: AccessToken.AccessToken) => {
+      entry(origin).token = token
+    },
+    /** `origin` accepted `token` before and it is not known to refuse every fresh token. */
+    revoked: (origin: string, token: AccessToken.AccessToken): boolean => {
+      const found = entries.get(origin)
+      return found !== undefined && !found.refusesFresh && found.token !== undefined &&
+        AccessToken.isSameValue(found.token, token)
+    },
+    /** A replay with a fresh token after a 401 was refused again (`true`) or answered (`false`). */
+    replayed: (origin: string, refusedAgain: boolean) => {
+      entry(origin).refusesFresh = refusedAgain
+    },
+    size: () => entries.size
+  }
+}
+
+const originOfUrl = (url: string): string => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return ""
+  }
 }
 
 /** The first refusal window, and the longest: each drop in a row doubles it. @internal */
@@ -255,20 +317,34 @@ export const authorizeWith = <E, R, R2>(
           })
       }
     )
-  const answer = (request: HttpClientRequest.HttpClientRequest) => (response: HttpClientResponse.HttpClientResponse) =>
-    Effect.succeed(withCallerRequest(response, request))
-  /** The last token a response other than 401 came back for: a later 401 for it is a revocation. */
-  let accepted: AccessToken.AccessToken | undefined
+  /** The replay's answer, as it is; whether it was refused again tells what the origin's 401s mean. */
+  const replayAnswer =
+    (request: HttpClientRequest.HttpClientRequest, fresh: AccessToken.AccessToken) =>
+    (response: HttpClientResponse.HttpClientResponse) =>
+      Effect.sync(() => {
+        const origin = originOfUrl(response.request.url)
+        if (response.status === 401) accepted.replayed(origin, true)
+        else {
+          accepted.replayed(origin, false)
+          accepted.accept(origin, fresh)
+        }
+        return withCallerRequest(response, request)
+      })
+  /**
+   * A token counts as accepted only by the origin that accepted it: a 401 from origin O for a token O accepted
+   * before is a revocation, any other 401 a refusal (budgeted). An origin whose 401 was followed by a refused
+   * replay with a fresh token answers 401 whatever the token: its 401s are refusals too, until a replay passes.
+   */
+  const accepted = makeAcceptedTokens()
   const refusals = makeRefusalBudget()
   /**
    * The server refused `token`. A token it accepted before was revoked: drop it. A token it never
    * accepted is dropped at most once per refusal window, so a resource that refuses every token cannot
    * turn requests into token requests. Dropped only if it is still the cached one.
    */
-  const refused = (provider: TokenProvider.Service, token: AccessToken.AccessToken) =>
+  const refused = (provider: TokenProvider.Service, token: AccessToken.AccessToken, origin: string) =>
     Effect.clockWith((clock) =>
-      (accepted !== undefined && AccessToken.isSameValue(accepted, token)) ||
-        refusals.take(Monotonic.unsafeMillis(clock))
+      accepted.revoked(origin, token) || refusals.take(Monotonic.unsafeMillis(clock))
         ? provider.invalidate(token, params)
         : Effect.void
     )
@@ -292,21 +368,24 @@ export const authorizeWith = <E, R, R2>(
               send(request, token, (replayed) => handle(replayed, true), provider.dpop)
             ).pipe(Effect.withSpan("oauth-cc.authorized.dpop-nonce"))
           }
+          const origin = originOfUrl(response.request.url)
           if (response.status !== 401) {
-            accepted = token
+            accepted.accept(origin, token)
             return Effect.succeed(withCallerRequest(response, request))
           }
-          if (!retryOn401 || insufficientScope(response)) return Effect.succeed(withCallerRequest(response, request))
+          if (!retryOn401 || insufficientScope(response.headers)) {
+            return Effect.succeed(withCallerRequest(response, request))
+          }
           // drop the refused token (see `refused`), so later requests get a fresh one even when this
           // request cannot be replayed
-          const invalidate = refused(provider, token)
+          const invalidate = refused(provider, token, origin)
           if (!isReplayable(request)) return Effect.as(invalidate, withCallerRequest(response, request))
           return Effect.zipRight(invalidate, get(provider)).pipe(
             Effect.flatMap((fresh) =>
               // the refused token was kept: no replay with it (a token fetched since is used, though)
               AccessToken.isSameValue(fresh, token)
                 ? Effect.succeed(withCallerRequest(response, request))
-                : Effect.zipRight(drain(response), send(request, fresh, answer(request), provider.dpop))
+                : Effect.zipRight(drain(response), send(request, fresh, replayAnswer(request, fresh), provider.dpop))
             ),
             Effect.withSpan("oauth-cc.authorized.retry-401")
           )

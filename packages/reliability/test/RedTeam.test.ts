@@ -1,0 +1,234 @@
+/**
+ * What the red team of issue 11 broke, attacked again from the outside: `node:http` servers written here play
+ * the token endpoint and the resources. A resource that refuses every token next to one that accepts it
+ * (other origin or same origin) cannot turn requests into token requests; `insufficient_scope` is read from the
+ * `error` auth-param only, never from inside a quoted value.
+ */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
+import { assert, describe, it } from "@effect/vitest"
+import { AuthorizedHttpClient, TokenProvider } from "@oauth-cc/core"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import { afterAll } from "vitest"
+
+const figures: Array<string> = []
+afterAll(() => figures.forEach((line) => console.log(line)))
+
+interface Seen {
+  readonly method: string
+  readonly path: string
+  readonly authorization: string | undefined
+  readonly dpop: string | undefined
+  readonly body: string
+}
+
+/** A `node:http` server on `host` (127.0.0.1 unless said), closed with the scope. */
+const serve = (
+  handler: (request: Http.IncomingMessage, response: Http.ServerResponse, body: string) => void,
+  host = "127.0.0.1"
+): Effect.Effect<{ readonly url: string; readonly seen: Array<Seen> }, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly server: Http.Server; readonly url: string; readonly seen: Array<Seen> }>((resume) => {
+      const seen: Array<Seen> = []
+      const server = Http.createServer((request, response) => {
+        const chunks: Array<Buffer> = []
+        request.on("data", (chunk: Buffer) => chunks.push(chunk))
+        request.on("end", () => {
+          const body = Buffer.concat(chunks).toString("utf8")
+          seen.push({
+            method: request.method ?? "",
+            path: request.url ?? "",
+            authorization: request.headers.authorization,
+            dpop: request.headers.dpop as string | undefined,
+            body
+          })
+          handler(request, response, body)
+        })
+      })
+      server.listen(0, host, () => {
+        const { port } = server.address() as Net.AddressInfo
+        resume(Effect.succeed({ server, url: `http://${host}:${port}`, seen }))
+      })
+    }),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+/** A token endpoint issuing `tok-1`, `tok-2`, … */
+const tokenServer = serve((_, response) => {
+  tokenServerCount.n++
+  response.writeHead(200, { "content-type": "application/json" })
+  response.end(JSON.stringify({ access_token: `tok-${tokenServerCount.n}`, token_type: "Bearer", expires_in: 600 }))
+})
+const tokenServerCount = { n: 0 }
+
+const authorized = (tokenUrl: string, options?: AuthorizedHttpClient.Options) =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const provider = yield* TokenProvider.make({
+      tokenUrl,
+      clientId: "red-team",
+      clientSecret: Redacted.make("red-team-secret")
+    })
+    return AuthorizedHttpClient.authorize(client, provider, options)
+  }).pipe(Effect.provide(FetchHttpClient.layer))
+
+/** Sets up a token server and returns its counter, reset. */
+const tokens = Effect.gen(function*() {
+  tokenServerCount.n = 0
+  const server = yield* tokenServer
+  return { url: `${server.url}/token`, count: () => server.seen.length }
+})
+
+const accepting = serve((_, response) => {
+  response.writeHead(200, { "content-type": "application/json" })
+  response.end("{}")
+})
+
+const refusing = (challenge = "Bearer error=\"invalid_token\"") =>
+  serve((_, response) => {
+    response.writeHead(401, { "www-authenticate": challenge })
+    response.end("no")
+  })
+
+/**
+ * The bound on token requests for `elapsed` millis of a resource refusing every token (as in core's
+ * HostileResource test): the first token plus one per refusal window opened (1, 2, 4, … s back to back).
+ */
+const bound = (elapsed: number) => {
+  let drops = 0
+  for (let start = 0, window = 1000; start <= elapsed; start += window, window = Math.min(2 * window, 30_000)) {
+    drops++
+  }
+  return 1 + drops
+}
+
+const status = (client: AuthorizedHttpClient.Client, url: string) =>
+  Effect.scoped(Effect.map(client.get(url), (r) => r.status))
+
+describe("#4 a 401 counts as a revocation only for the origin that accepted the token", () => {
+  it.scopedLive("20 sequential calls alternating an accepting and an always-401 origin: the refusal budget holds", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const good = yield* accepting
+      const bad = yield* refusing()
+      const client = yield* authorized(t.url)
+      const start = Date.now()
+      for (let i = 0; i < 10; i++) {
+        assert.strictEqual(yield* status(client, `${good.url}/good/${i}`), 200)
+        assert.strictEqual(yield* status(client, `${bad.url}/bad/${i}`), 401)
+      }
+      const max = bound(Date.now() - start)
+      figures.push(`#4 alternating origins, 20 sequential calls: ${t.count()} token requests (bound ${max})`)
+      assert.isAtMost(t.count(), max)
+    }))
+
+  it.scopedLive("20 sequential calls alternating /good and /bad on one origin: bounded too", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const both = yield* serve((request, response) => {
+        if ((request.url ?? "").startsWith("/good")) {
+          response.writeHead(200)
+          return response.end("{}")
+        }
+        response.writeHead(401, { "www-authenticate": "Bearer error=\"invalid_token\"" })
+        response.end("no")
+      })
+      const client = yield* authorized(t.url)
+      const start = Date.now()
+      for (let i = 0; i < 10; i++) {
+        assert.strictEqual(yield* status(client, `${both.url}/good/${i}`), 200)
+        assert.strictEqual(yield* status(client, `${both.url}/bad/${i}`), 401)
+      }
+      const max = bound(Date.now() - start) + 1 // one revocation before the origin is known to refuse fresh tokens
+      figures.push(
+        `#4 alternating paths of one origin, 20 sequential calls: ${t.count()} token requests (bound ${max})`
+      )
+      assert.isAtMost(t.count(), max)
+    }))
+
+  it.scopedLive("50 concurrent callers, half on each origin, for 2 s: token requests bounded like always-401 alone", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const good = yield* accepting
+      const bad = yield* refusing()
+      const client = yield* authorized(t.url)
+      const start = Date.now()
+      let calls = 0
+      yield* Effect.forEach(
+        Array.from({ length: 50 }, (_, i) => i),
+        (i) =>
+          Effect.forever(
+            Effect.tap(Effect.either(status(client, i % 2 === 0 ? `${good.url}/g` : `${bad.url}/b`)), () => {
+              calls++
+            })
+          ),
+        { concurrency: "unbounded", discard: true }
+      ).pipe(Effect.timeout("2 seconds"), Effect.ignore)
+      const max = bound(Date.now() - start)
+      figures.push(
+        `#4 50 concurrent callers half/half, 2 s: ${calls} calls, ${t.count()} token requests (bound ${max})`
+      )
+      assert.isAtLeast(calls, 50)
+      assert.isAtMost(t.count(), max)
+    }))
+
+  it.scopedLive("a token the origin accepted and now refuses is still dropped at once (revocation)", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const revoked = new Set<string>()
+      const resource = yield* serve((request, response) => {
+        const token = (request.headers.authorization ?? "").replace(/^Bearer /, "")
+        if (revoked.has(token)) {
+          response.writeHead(401, { "www-authenticate": "Bearer error=\"invalid_token\"" })
+          return response.end("revoked")
+        }
+        response.writeHead(200)
+        response.end("{}")
+      })
+      const client = yield* authorized(t.url)
+      for (let round = 1; round <= 3; round++) {
+        assert.strictEqual(yield* status(client, `${resource.url}/a`), 200)
+        revoked.add(`tok-${round}`)
+        assert.strictEqual(yield* status(client, `${resource.url}/b`), 200)
+      }
+      assert.strictEqual(t.count(), 4)
+    }))
+})
+
+describe("#8b WWW-Authenticate: insufficient_scope only as the error auth-param", () => {
+  const table: ReadonlyArray<readonly [string, boolean]> = [
+    ["Bearer error_description=\"need error=insufficient_scope\", error=\"invalid_token\"", false],
+    ["Bearer realm=\"a, error=insufficient_scope\"", false],
+    ["Bearer realm=\"x \\\", error=insufficient_scope\"", false],
+    ["Bearer error=\"invalid_token\", error_description=\"x \\\"error=insufficient_scope\\\"\"", false],
+    ["Basic realm=\"x\", error=insufficient_scope", false],
+    ["Bearer error=\"insufficient_scope\"", true],
+    ["Bearer realm=\"x\", error=insufficient_scope, scope=\"admin\"", true],
+    ["Basic realm=\"x\", Bearer error=\"insufficient_scope\"", true],
+    ["Bearer error=\"insufficient\\_scope\"", true],
+    ["DPoP algs=\"ES256\", error=\"insufficient_scope\"", true]
+  ]
+  for (const [challenge, insufficient] of table) {
+    it.scopedLive(`${challenge}: ${insufficient ? "insufficient_scope, no refetch" : "a token problem, refetched"}`, () =>
+      Effect.gen(function*() {
+        const t = yield* tokens
+        const resource = yield* refusing(challenge)
+        const client = yield* authorized(t.url)
+        for (let i = 0; i < 5; i++) assert.strictEqual(yield* status(client, `${resource.url}/api/${i}`), 401)
+        if (insufficient) {
+          assert.strictEqual(t.count(), 1)
+          assert.strictEqual(resource.seen.length, 5)
+        } else {
+          assert.isAtLeast(t.count(), 2)
+        }
+      }))
+  }
+})
