@@ -5,7 +5,10 @@
  * - **Proxy**: by default `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (lower case first, as curl and
  *   undici do) are read through `Config`, so a `ConfigProvider` can supply them; `https:` URLs go
  *   through `HTTPS_PROXY` (else `HTTP_PROXY`) with a CONNECT tunnel, `http:` URLs through
- *   `HTTP_PROXY`, hosts listed in `NO_PROXY` directly. `proxy: false` disables proxies.
+ *   `HTTP_PROXY`, hosts listed in `NO_PROXY` directly. `proxy: false` disables proxies. Loopback
+ *   destinations (`localhost`, `127.0.0.0/8`, `[::1]`) are always reached directly, whatever the variables or
+ *   the `proxy` option say: `http:` to loopback carries credentials and tokens in clear, which is safe only
+ *   while the bytes stay on the machine (Go's `net/http` never proxies `localhost` either).
  * - **Mutual TLS**: `tls` (`cert`, `key`, `ca`, `passphrase`) is presented to every TLS server,
  *   through a proxy tunnel too (RFC 8705 `tls_client_auth`).
  * - **Keep-alive**: connections are reused and bounded per origin.
@@ -24,7 +27,8 @@ import type * as Undici from "undici"
 import * as internal from "./internal/nodeTransport.js"
 
 /**
- * Proxy settings. A string or `URL` sends every request through that proxy.
+ * Proxy settings. A string or `URL` sends every request through that proxy, except requests to loopback
+ * (`localhost`, `127.0.0.0/8`, `[::1]`), which never go through a proxy.
  *
  * @since 0.1.0
  * @category models

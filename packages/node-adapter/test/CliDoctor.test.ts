@@ -22,7 +22,7 @@ describe("oauth-cc doctor", { timeout: 60_000 }, () => {
       assert.strictEqual(run.code, 0, run.stdout + run.stderr)
       assert.include(run.stdout, `ok   discovery: token_endpoint ${server.tokenUrl}`)
       assert.include(run.stdout, "ok   auth method: client_secret_basic (from the metadata)")
-      assert.include(run.stdout, "direct (no HTTP_PROXY set)")
+      assert.include(run.stdout, "direct (loopback: never sent through a proxy)")
       assert.include(run.stdout, "proxy https://api.example.test/x: via http://127.0.0.1:9 (with credentials)")
       assert.match(run.stdout, /ok {3}token request: Bearer token in \d+ ms, expires in 30\d s/)
       const [token] = yield* server.issued
@@ -65,5 +65,15 @@ describe("oauth-cc doctor", { timeout: 60_000 }, () => {
       assert.strictEqual(decide("http://a.dev/"), "direct (NO_PROXY entry \"*.dev\")")
       assert.strictEqual(decide("http://example.test/"), "via http://p:1")
       assert.strictEqual(proxyDecision(new URL("https://a/"), { ...proxy, noProxy: "*" }), "direct (NO_PROXY=*)")
+    }))
+
+  it.effect("the proxy decision: loopback hosts are never proxied, whatever NO_PROXY says", () =>
+    Effect.sync(() => {
+      const proxy = { httpProxy: "http://p:1", httpsProxy: "http://p:2", noProxy: undefined }
+      for (const url of ["http://localhost:8080/t", "http://127.0.0.1/", "http://127.8.9.10/", "https://[::1]:4/"]) {
+        assert.strictEqual(proxyDecision(new URL(url), proxy), "direct (loopback: never sent through a proxy)", url)
+      }
+      assert.strictEqual(proxyDecision(new URL("http://evil.localhost/"), proxy), "via http://p:1")
+      assert.strictEqual(proxyDecision(new URL("http://128.0.0.1/"), proxy), "via http://p:1")
     }))
 })

@@ -5,38 +5,9 @@ import { FakeAuthServer, FakeResponse } from "@oauth-cc/testkit"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
-import * as net from "node:net"
 import * as NodeAuthorizedHttpClient from "../src/NodeAuthorizedHttpClient.js"
+import { startProxy } from "./fixtures/proxy.js"
 import { startServer } from "./fixtures/server.js"
-
-/** A CONNECT proxy that takes every non-loopback host to `port` on loopback: a "remote" plain-http API. */
-const aliasingProxy = (port: number) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly targets: Array<string>; readonly server: http.Server }>((resume) => {
-      const targets: Array<string> = []
-      const server = http.createServer((_, res) => res.writeHead(405).end())
-      server.on("connect", (req: http.IncomingMessage, client: net.Socket) => {
-        targets.push(req.url ?? "")
-        const [host, target] = (req.url ?? "").split(":")
-        const upstream = net.connect(host === "127.0.0.1" ? Number(target) : port, "127.0.0.1", () => {
-          client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
-          upstream.pipe(client)
-          client.pipe(upstream)
-        })
-        upstream.on("error", () => client.destroy())
-        client.on("error", () => upstream.destroy())
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({
-          url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-          targets,
-          server
-        })))
-    }),
-    ({ server }) => Effect.promise(() => new Promise<void>((done) => server.close(() => done())))
-  )
 
 const clientOptions = (server: FakeAuthServer.Service) => ({
   tokenUrl: server.tokenUrl,
@@ -185,7 +156,7 @@ describe("NodeAuthorizedHttpClient", () => {
     Effect.gen(function*() {
       const server = yield* FakeAuthServer.make()
       const api = yield* startServer({ handle: () => ({ body: { ok: true } }) })
-      const proxy = yield* aliasingProxy(Number(new URL(api.url).port))
+      const proxy = yield* startProxy
       const remote = `http://api.example.test:${new URL(api.url).port}/users`
       const options = {
         ...clientOptions(server),
@@ -212,6 +183,6 @@ describe("NodeAuthorizedHttpClient", () => {
       assert.match(String(api.seen[0]!.headers.authorization), /^Bearer /)
       const [request] = yield* server.tokenRequests
       assert.strictEqual(request!.form?.audience, "https://api.example.test")
-      assert.include(proxy.targets, `api.example.test:${new URL(api.url).port}`)
+      assert.include(proxy.seen.map((seen) => seen.target), `api.example.test:${new URL(api.url).port}`)
     }))
 })

@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as NodeTokenProvider from "../src/NodeTokenProvider.js"
 import { makePki } from "./fixtures/pki.js"
-import { startProxy } from "./fixtures/proxy.js"
+import { remote, startProxy } from "./fixtures/proxy.js"
 import { type Seen, startServer, tokenReply } from "./fixtures/server.js"
 
 const canary = "s3cr3t-CANARY-node"
@@ -155,14 +155,17 @@ describe("NodeTokenProvider", () => {
       const proxy = yield* startProxy
       const token = yield* getToken.pipe(
         Effect.provide(NodeTokenProvider.layer({
-          tokenUrl: `${server.url}/token`,
+          tokenUrl: remote(`${server.url}/token`, "auth.remote.test"),
           clientId: "mtls-client",
           tls: { ...pki.client, ca: pki.ca.cert }
         })),
         withEnv({ HTTPS_PROXY: proxy.url })
       )
       assert.strictEqual(token, "token-for-client-mtls")
-      assert.deepStrictEqual(proxy.seen, [{ method: "CONNECT", target: new URL(server.url).host }])
+      assert.deepStrictEqual(proxy.seen, [{
+        method: "CONNECT",
+        target: `auth.remote.test:${new URL(server.url).port}`
+      }])
       assert.isTrue(server.seen[0]!.authorized)
     }))
 })

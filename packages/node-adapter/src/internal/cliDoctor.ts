@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import * as tls from "node:tls"
+import { isLoopbackHost } from "./nodeTransport.js"
 
 /** The proxy settings as undici's `EnvHttpProxyAgent` gets them. @internal */
 export interface ProxySettings {
@@ -21,12 +22,13 @@ const origin = (proxy: string) => {
 
 /**
  * Whether a request to `url` goes through a proxy, by the rules of undici's `EnvHttpProxyAgent` (which the
- * transport uses): `NO_PROXY` entries split on commas and spaces, `*` for all, `host` or `.host` matching the
+ * transport uses): loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`) always direct, `NO_PROXY` entries split on commas and spaces, `*` for all, `host` or `.host` matching the
  * host and its subdomains, `host:port` only that port. Proxy credentials are never shown.
  *
  * @internal
  */
 export const proxyDecision = (url: URL, proxy: ProxySettings): string => {
+  if (isLoopbackHost(url.hostname)) return "direct (loopback: never sent through a proxy)"
   const proxyUrl = url.protocol === "https:" ? proxy.httpsProxy : proxy.httpProxy
   if (proxyUrl === undefined || proxyUrl === "") {
     return `direct (no ${url.protocol === "https:" ? "HTTPS_PROXY" : "HTTP_PROXY"} set)`

@@ -247,6 +247,60 @@ export const agentOptions = (options: NodeTransport.Options): Undici.Agent.Optio
   }
 }
 
+/**
+ * Loopback hosts: `localhost`, `127.0.0.0/8`, `[::1]` (and `::ffff:127.x.y.z`), as the WHATWG URL parser writes
+ * them (`127.1` is already `127.0.0.1` there). Never sent through a proxy. `*.localhost` is not one: it may be
+ * looked up in DNS.
+ *
+ * @internal
+ */
+export const isLoopbackHost = (hostname: string): boolean => {
+  const host = hostname.toLowerCase().replace(/\.$/, "")
+  return host === "localhost" || host === "[::1]" || host === "::1" ||
+    /^127(\.\d{1,3}){3}$/.test(host) || /^\[::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}\]$/.test(host)
+}
+
+const isLoopbackOrigin = (origin: unknown): boolean => {
+  try {
+    return isLoopbackHost(new URL(String(origin)).hostname)
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Sends loopback origins to `direct` and every other one to `proxied`. A proxy is another machine (or at least
+ * another program): a loopback `http:` request carries the token endpoint's Basic credentials or a bearer token in
+ * clear, which our loopback exemption allows only because the bytes stay on the machine. Go's `net/http` never
+ * proxies `localhost` either.
+ */
+class LoopbackDirect extends Undici.Dispatcher {
+  constructor(private readonly direct: Undici.Dispatcher, private readonly proxied: Undici.Dispatcher) {
+    super()
+  }
+  override dispatch(options: Undici.Dispatcher.DispatchOptions, handler: Undici.Dispatcher.DispatchHandler): boolean {
+    return (isLoopbackOrigin(options.origin) ? this.direct : this.proxied).dispatch(options, handler)
+  }
+  override close(): Promise<void>
+  override close(callback: () => void): void
+  override close(callback?: () => void): Promise<void> | void {
+    const done = Promise.all([this.direct.close(), this.proxied.close()]).then(() => undefined)
+    if (callback === undefined) return done
+    done.then(callback, callback)
+  }
+  override destroy(): Promise<void>
+  override destroy(error: Error | null): Promise<void>
+  override destroy(callback: () => void): void
+  override destroy(error: Error | null, callback: () => void): void
+  override destroy(...args: Array<unknown>): Promise<void> | void {
+    const error = args[0] instanceof Error ? args[0] : null
+    const callback = args.find((arg): arg is () => void => typeof arg === "function")
+    const done = Promise.all([this.direct.destroy(error), this.proxied.destroy(error)]).then(() => undefined)
+    if (callback === undefined) return done
+    done.then(callback, callback)
+  }
+}
+
 /** @internal */
 export const makeDispatcher = (
   options: NodeTransport.Options = {}
@@ -261,13 +315,16 @@ export const makeDispatcher = (
           }
           const requestTls = tlsOptions(options.tls)
           // Empty strings, not undefined: undici would fall back to process.env for those.
-          return new Undici.EnvHttpProxyAgent({
-            ...base,
-            httpProxy: proxy.httpProxy ?? "",
-            httpsProxy: proxy.httpsProxy ?? "",
-            noProxy: proxy.noProxy ?? "",
-            ...(requestTls === undefined ? {} : { requestTls })
-          })
+          return new LoopbackDirect(
+            new Undici.Agent(base),
+            new Undici.EnvHttpProxyAgent({
+              ...base,
+              httpProxy: proxy.httpProxy ?? "",
+              httpsProxy: proxy.httpsProxy ?? "",
+              noProxy: proxy.noProxy ?? "",
+              ...(requestTls === undefined ? {} : { requestTls })
+            })
+          )
         }),
         usable
       ),
