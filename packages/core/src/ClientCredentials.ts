@@ -5,13 +5,15 @@
  * @since 0.1.0
  */
 import type * as Config from "effect/Config"
-import type * as ConfigError from "effect/ConfigError"
+import * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type * as ClientAssertion from "./ClientAssertion.js"
 import type * as DPoP from "./DPoP.js"
 import * as internal from "./internal/clientCredentials.js"
+import * as InternalDPoP from "./internal/dpop.js"
 import * as Endpoint from "./internal/tokenEndpoint.js"
 
 /**
@@ -234,3 +236,18 @@ export type Scrub = (text: string) => string
  * @category constructors
  */
 export const makeScrub: (secret: Redacted.Redacted<string> | undefined, clientId: string) => Scrub = Endpoint.makeScrub
+
+/**
+ * The checks `validate` cannot make synchronously: the DPoP key is imported and signs a proof that its public
+ * half verifies (a JWK whose private and public parts do not match passes `validate`). The layers built from
+ * a `Config` run it, so a bad `OAUTH_DPOP_KEY` fails the layer with a `ConfigError`; `TokenProvider.make`
+ * given such options in code dies, like other invalid options.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const check = (options: Options): Effect.Effect<Options, ConfigError.ConfigError> =>
+  options.dpop === undefined ? Effect.succeed(options) : InternalDPoP.make(options.dpop).pipe(
+    Effect.as(options),
+    Effect.mapError((error) => ConfigError.InvalidData(["DPOP_KEY"], `OAUTH_DPOP_KEY (dpop.key): ${error.message}`))
+  )

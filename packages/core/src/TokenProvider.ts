@@ -26,7 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type * as AccessToken from "./AccessToken.js"
-import type * as ClientCredentials from "./ClientCredentials.js"
+import * as ClientCredentials from "./ClientCredentials.js"
 import type * as DPoP from "./DPoP.js"
 import * as internal from "./internal/tokenProvider.js"
 import type * as TokenError from "./TokenError.js"
@@ -125,7 +125,7 @@ export const layer = (options: ClientCredentials.Options): Layer.Layer<TokenProv
 export const layerConfig = (
   config: Config.Config<ClientCredentials.Options>
 ): Layer.Layer<TokenProvider, ConfigError.ConfigError, HttpClient.HttpClient> =>
-  Layer.scoped(TokenProvider, Effect.flatMap(config, make))
+  Layer.scoped(TokenProvider, Effect.flatMap(Effect.flatMap(config, ClientCredentials.check), make))
 
 /**
  * The configured token, from the `TokenProvider` in the context.

@@ -11,6 +11,7 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
@@ -241,6 +242,38 @@ describe("OAUTH_DPOP_KEY", () => {
         assert.notInclude(text, canarySecret)
         assert.notInclude(text, (JSON.parse(p384) as JWK).d!)
         assert.notInclude(text, sec1.split("\n")[1]!)
+      }
+    }))
+})
+
+describe("TokenProvider.layerConfig with a DPoP key Web Crypto refuses", () => {
+  it.effect("a JWK whose private part does not match its public part fails the layer with a ConfigError", () =>
+    Effect.gen(function*() {
+      const other = generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }) as JWK
+      // passes validate (a well-formed P-256 private JWK), but d belongs to another key
+      const mismatched = JSON.stringify({ ...jwkA, d: other.d })
+      const env = new Map(Object.entries({
+        OAUTH_TOKEN_URL: "https://a.test/token",
+        OAUTH_CLIENT_ID: "c",
+        OAUTH_CLIENT_SECRET: "x",
+        OAUTH_DPOP_KEY: mismatched
+      }))
+      assert.isTrue(
+        Either.isRight(ClientCredentials.validate({ ...options(), dpop: { key: Redacted.make(mismatched) } }))
+      )
+      const exit = yield* Effect.exit(
+        Effect.scoped(Layer.build(TokenProvider.layerConfig(ClientCredentials.config()))).pipe(
+          Effect.provideService(HttpClient.HttpClient, fakeClient(() => ({ status: 500 })).client),
+          Effect.withConfigProvider(ConfigProvider.fromMap(env, { pathDelim: "_" }))
+        )
+      )
+      assert.isTrue(Exit.isFailure(exit))
+      if (Exit.isFailure(exit)) {
+        assert.isFalse(Cause.isDie(exit.cause), Cause.pretty(exit.cause))
+        const text = Cause.pretty(exit.cause)
+        assert.include(text, "OAUTH_DPOP_KEY")
+        assert.notInclude(text, other.d!)
+        assert.notInclude(text, jwkA.d!)
       }
     }))
 })

@@ -58,7 +58,10 @@ export const fromConfig = <A extends object>(
   config: Config.Config<NodeTokenProvider.Options>,
   extra: A
 ): Effect.Effect<NodeTokenProvider.Options & A, ConfigError.ConfigError> =>
-  Effect.map(config, (options) => ({ ...extra, ...dropUndefined(options) }) as NodeTokenProvider.Options & A)
+  Effect.map(config, (options) => ({ ...extra, ...dropUndefined(options) }) as NodeTokenProvider.Options & A).pipe(
+    // a DPoP key Web Crypto refuses is a ConfigError here, not a defect at provider build
+    Effect.tap(ClientCredentials.check)
+  )
 
 const dropUndefined = <A extends object>(a: A): Partial<A> =>
   Object.fromEntries(Object.entries(a).filter(([, v]) => v !== undefined)) as Partial<A>
