@@ -9,6 +9,12 @@
  * the `TokenError`. A token is only sent over TLS (or to loopback): a request to another `http:` URL fails
  * with a `RequestError` before anything is sent, unless `allowInsecureHttp` is set.
  *
+ * Redirects: use the `followRedirects` option, never `HttpClient.followRedirects` around the authorized
+ * client or around the client given to `authorize`. Outside, every hop is authorized again, whatever its
+ * origin; inside, the hops are invisible to this middleware, so the TLS check sees only the first URL. Either
+ * way the token goes wherever the redirects point. With the option, each hop is checked, and the token goes
+ * only to the first request's origin.
+ *
  * **DPoP** (a provider with `dpop`, whose token comes back with `tokenType: "DPoP"`): the request goes with
  * `Authorization: DPoP <token>` and a fresh `DPoP` proof signed for it (`htm`, `htu` of the URL really sent,
  * `ath` of the token, a new `jti`, the origin's last `DPoP-Nonce`). A 401 with a `DPoP error="use_dpop_nonce"`
@@ -47,12 +53,28 @@ export interface Options {
    * Send the token over plain `http:` to hosts that are not loopback. Off by default: a request to such
    * a URL fails with a `RequestError` (`InvalidUrl`) before anything is sent, and before a token is
    * fetched when the URL is absolute (RFC 6750 §5.3: bearer tokens only over TLS). Loopback
-   * (127.0.0.0/8, `[::1]`, `localhost` and `*.localhost`) is always allowed. Default: false.
+   * (127.0.0.0/8, `[::1]` and `localhost`; not `*.localhost`, which is resolved by DNS) is always allowed.
+   * Default: false.
    *
    * @see https://www.rfc-editor.org/rfc/rfc6750#section-5.3
    * @since 0.2.0
    */
   readonly allowInsecureHttp?: boolean | undefined
+  /**
+   * Follow up to this many redirects (301, 302, 303, 307, 308) here, where each hop is checked: a hop to
+   * `http:` on a host that is not loopback fails with `RequestError` (`InvalidUrl`) before it is sent (unless
+   * `allowInsecureHttp`); the token (and a DPoP proof) goes only to hops on the origin of the first request,
+   * and never again once a hop has left it; a hop to another origin is sent without `Authorization`, as
+   * `fetch` does. 303, and 301/302 of a POST, become a GET without body; a 307/308 of a streamed body is
+   * returned as it is, as is the last redirect once the limit is reached. Default: 0 (a 3xx is returned).
+   *
+   * Do not wrap the authorized client, or the client given to `authorize`, in `HttpClient.followRedirects`:
+   * that sends the token wherever the redirects point (to another origin, or over plain `http:`).
+   *
+   * @see https://www.rfc-editor.org/rfc/rfc9110#section-15.4
+   * @since 0.2.0
+   */
+  readonly followRedirects?: number | undefined
 }
 
 /**

@@ -4,7 +4,7 @@
  * (other origin or same origin) cannot turn requests into token requests; `insufficient_scope` is read from the
  * `error` auth-param only, never from inside a quoted value.
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import { AuthorizedHttpClient, TokenProvider } from "@oauth-cc/core"
@@ -14,6 +14,7 @@ import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { afterAll } from "vitest"
+import { socketClient } from "./support/matrix.js"
 
 const figures: Array<string> = []
 afterAll(() => figures.forEach((line) => console.log(line)))
@@ -69,16 +70,20 @@ const tokenServer = serve((_, response) => {
 })
 const tokenServerCount = { n: 0 }
 
-const authorized = (tokenUrl: string, options?: AuthorizedHttpClient.Options) =>
+/**
+ * An authorized client over fetch, or over undici as `@oauth-cc/node-adapter` sets it up (fetch follows
+ * redirects by itself: the redirect tests need a client that does not).
+ */
+const authorized = (tokenUrl: string, options?: AuthorizedHttpClient.Options, kind: "fetch" | "undici" = "fetch") =>
   Effect.gen(function*() {
-    const client = yield* HttpClient.HttpClient
+    const client = yield* socketClient(kind)
     const provider = yield* TokenProvider.make({
       tokenUrl,
       clientId: "red-team",
       clientSecret: Redacted.make("red-team-secret")
-    })
+    }).pipe(Effect.provideService(HttpClient.HttpClient, client))
     return AuthorizedHttpClient.authorize(client, provider, options)
-  }).pipe(Effect.provide(FetchHttpClient.layer))
+  })
 
 /** Sets up a token server and returns its counter, reset. */
 const tokens = Effect.gen(function*() {
@@ -231,4 +236,99 @@ describe("#8b WWW-Authenticate: insufficient_scope only as the error auth-param"
         }
       }))
   }
+})
+
+describe("#2/#3 redirects followed by the authorized client itself (followRedirects)", () => {
+  const redirect = (response: Http.ServerResponse, location: string, status = 302) => {
+    response.writeHead(status, { location })
+    response.end()
+  }
+
+  it.scopedLive("a hop to another origin goes without Authorization; the token never comes back on the chain", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const other = yield* serve((request, response) =>
+        request.url === "/elsewhere" ? redirect(response, `${first.url}/back`) : redirect(response, "/")
+      )
+      const first: { url: string } = { url: "" }
+      const a = yield* serve((request, response) => {
+        if (request.url === "/start") return redirect(response, `${other.url}/elsewhere`)
+        response.writeHead(200)
+        response.end("{}")
+      })
+      first.url = a.url
+      const client = yield* authorized(t.url, { followRedirects: 5 }, "undici")
+      assert.strictEqual(yield* status(client, `${a.url}/start`), 200)
+      assert.deepStrictEqual(other.seen.map((s) => [s.path, s.authorization, s.dpop]), [
+        ["/elsewhere", undefined, undefined]
+      ])
+      assert.deepStrictEqual(a.seen.map((s) => [s.path, s.authorization]), [
+        ["/start", "Bearer tok-1"],
+        ["/back", undefined]
+      ])
+    }))
+
+  it.scopedLive("localhost and 127.0.0.1 are different origins: no token across", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const b = yield* serve((_, response) => {
+        response.writeHead(200)
+        response.end("{}")
+      })
+      const a = yield* serve((_, response) => redirect(response, b.url.replace("127.0.0.1", "localhost") + "/x", 307))
+      const client = yield* authorized(t.url, { followRedirects: 2 }, "undici")
+      assert.strictEqual(yield* status(client, `${a.url}/start`), 200)
+      assert.deepStrictEqual(b.seen.map((s) => s.authorization), [undefined])
+    }))
+
+  it.scopedLive("a hop to plain http on a host that is not loopback is refused before it is sent", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const a = yield* serve((_, response) => redirect(response, "http://api.remote.test/steal"))
+      const client = yield* authorized(t.url, { followRedirects: 5 }, "undici")
+      const error = yield* Effect.flip(Effect.scoped(client.get(`${a.url}/start`)))
+      assert.strictEqual(error._tag, "RequestError")
+      assert.strictEqual(error._tag === "RequestError" ? error.reason : "", "InvalidUrl")
+      assert.strictEqual(a.seen.length, 1)
+      const text = JSON.stringify(error) + String(error)
+      assert.isFalse(text.includes("tok-1"))
+    }))
+
+  it.scopedLive("a same-origin hop carries the token; 303 of a POST becomes a GET without body", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const a = yield* serve((request, response) => {
+        if (request.url === "/start") return redirect(response, "/next", 303)
+        response.writeHead(200)
+        response.end("{}")
+      })
+      const client = yield* authorized(t.url, { followRedirects: 1 }, "undici")
+      const response = yield* Effect.scoped(client.post(`${a.url}/start`, { body: HttpBody.text("payload") }))
+      assert.strictEqual(response.status, 200)
+      assert.deepStrictEqual(a.seen.map((s) => [s.method, s.path, s.authorization, s.body]), [
+        ["POST", "/start", "Bearer tok-1", "payload"],
+        ["GET", "/next", "Bearer tok-1", ""]
+      ])
+    }))
+
+  it.scopedLive("307 keeps the method and body; the hop limit returns the last redirect; default 0 follows none", () =>
+    Effect.gen(function*() {
+      const t = yield* tokens
+      const a = yield* serve((request, response) => {
+        const n = Number((request.url ?? "").split("/")[2] ?? "0")
+        redirect(response, `/r/${n + 1}`, 307)
+      })
+      const limited = yield* authorized(t.url, { followRedirects: 3 }, "undici")
+      const response = yield* Effect.scoped(limited.post(`${a.url}/r/0`, { body: HttpBody.text("b") }))
+      assert.strictEqual(response.status, 307)
+      assert.deepStrictEqual(a.seen.map((s) => [s.method, s.path, s.body, s.authorization]), [
+        ["POST", "/r/0", "b", "Bearer tok-1"],
+        ["POST", "/r/1", "b", "Bearer tok-1"],
+        ["POST", "/r/2", "b", "Bearer tok-1"],
+        ["POST", "/r/3", "b", "Bearer tok-1"]
+      ])
+      const plain = yield* authorized(t.url, {}, "undici")
+      assert.strictEqual(yield* status(plain, `${a.url}/r/10`), 307)
+      assert.strictEqual(a.seen.length, 5)
+    }))
 })

@@ -1,4 +1,5 @@
 import * as Headers from "@effect/platform/Headers"
+import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -245,6 +246,45 @@ export const makeRefusalBudget = () => {
   }
 }
 
+const redirectStatuses = new Set([301, 302, 303, 307, 308])
+
+/**
+ * The request a redirect asks for (RFC 9110 §15.4), or `undefined` to return the answer as it is: not a
+ * redirect, no usable `Location`, not `http(s):`, or a 307/308 of a body that cannot be sent again. 303 (and
+ * 301/302 of a POST) become a GET without body, as in `fetch`.
+ *
+ * @internal
+ */
+export const redirectOf = (
+  response: HttpClientResponse.HttpClientResponse,
+  request: HttpClientRequest.HttpClientRequest
+): HttpClientRequest.HttpClientRequest | undefined => {
+  if (!redirectStatuses.has(response.status)) return undefined
+  const location = response.headers["location"]
+  if (location === undefined) return undefined
+  let url: URL
+  try {
+    url = new URL(location, innerOf(response).request.url)
+  } catch {
+    return undefined
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") return undefined
+  url.hash = ""
+  const toGet = (response.status === 303 && request.method !== "HEAD") ||
+    ((response.status === 301 || response.status === 302) && request.method === "POST")
+  if (toGet) {
+    return HttpClientRequest.setUrl(
+      HttpClientRequest.modify(request, {
+        method: "GET",
+        body: HttpBody.empty,
+        headers: Headers.remove(request.headers, ["content-type", "content-length"])
+      }),
+      url
+    )
+  }
+  return isReplayable(request) ? HttpClientRequest.setUrl(request, url) : undefined
+}
+
 /** Reads and discards the refused answer's body (bounded), so its connection can serve the replay. */
 const drain = (response: HttpClientResponse.HttpClientResponse): Effect.Effect<void> =>
   response.stream.pipe(Stream.take(64), Stream.runDrain, Effect.timeout("1 second"), Effect.ignore)
@@ -391,9 +431,52 @@ export const authorizeWith = <E, R, R2>(
           )
         }, provider.dpop)
     )
+  const maxRedirects = Math.max(0, Math.floor(options?.followRedirects ?? 0))
+  /**
+   * Redirects followed here, each hop checked like a first request: a hop to `http:` on a host that is not
+   * loopback is refused before it is sent (unless `allowInsecureHttp`); the token (and its DPoP proof) goes only
+   * to hops on the first request's origin, and never again once a hop has left it; a hop to another origin is
+   * sent by the wrapped client without `Authorization`, as `fetch` does.
+   */
+  const follow = (provider: TokenProvider.Service, request: HttpClientRequest.HttpClientRequest) => {
+    const loop = (
+      hop: HttpClientRequest.HttpClientRequest,
+      hops: number,
+      origin: string | undefined
+    ): Effect.Effect<
+      HttpClientResponse.HttpClientResponse,
+      E | TokenError.TokenError | HttpClientError.RequestError,
+      R
+    > =>
+      Effect.flatMap(
+        origin === undefined && hops > 0 ? sendWithoutToken(hop) : run(provider, hop),
+        (response) => {
+          const next = redirectOf(response, hop)
+          if (next === undefined || hops >= maxRedirects) return Effect.succeed(response)
+          const sentOrigin = hops === 0 ? originOfUrl(innerOf(response).request.url) : origin
+          const nextOrigin = sentOrigin !== undefined && originOfUrl(next.url) === sentOrigin ? sentOrigin : undefined
+          if (!insecure && !bearerAllowed(next.url)) {
+            return Effect.zipRight(drain(response), Effect.fail(insecureRefusal(next)))
+          }
+          return Effect.zipRight(drain(response), loop(next, hops + 1, nextOrigin))
+        }
+      )
+    return loop(request, 0, "")
+  }
+  const sendWithoutToken = (request: HttpClientRequest.HttpClientRequest) => {
+    const bare = HttpClientRequest.modify(request, {
+      headers: Headers.remove(request.headers, ["authorization", "dpop", "cookie", "proxy-authorization"])
+    })
+    return Effect.matchEffect(self.execute(bare), {
+      onFailure: (error) => Effect.fail(errorWithCallerRequest(error, bare)),
+      onSuccess: (response) => Effect.succeed(withCallerRequest(response, bare))
+    })
+  }
+  const withRedirects = maxRedirects === 0 ? run : follow
   const checked = Effect.isEffect(provider)
-    ? (request: HttpClientRequest.HttpClientRequest) => Effect.flatMap(provider, (service) => run(service, request))
-    : (request: HttpClientRequest.HttpClientRequest) => run(provider, request)
+    ? (request: HttpClientRequest.HttpClientRequest) =>
+      Effect.flatMap(provider, (service) => withRedirects(service, request))
+    : (request: HttpClientRequest.HttpClientRequest) => withRedirects(provider, request)
   // an absolute URL is checked up front too, so that no token is fetched for a request that cannot carry it
   const execute = insecure ?
     checked :
