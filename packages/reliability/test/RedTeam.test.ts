@@ -14,6 +14,7 @@ import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { afterAll } from "vitest"
+import { Sink } from "./support/canary.js"
 import { socketClient } from "./support/matrix.js"
 
 const figures: Array<string> = []
@@ -331,4 +332,59 @@ describe("#2/#3 redirects followed by the authorized client itself (followRedire
       assert.strictEqual(yield* status(plain, `${a.url}/r/10`), 307)
       assert.strictEqual(a.seen.length, 5)
     }))
+})
+
+describe("#5 the secret echoed back in any decodable form is masked", () => {
+  const secret = "CANARY-Secret+9f/3a?x"
+  const id = "rt-client"
+  const b64 = (text: string) => Buffer.from(text).toString("base64")
+  const b64url = (text: string) => Buffer.from(text).toString("base64url")
+  const form = (text: string) => new URLSearchParams([["", text]]).toString().slice(1)
+  const echoes: ReadonlyArray<readonly [string, string]> = [
+    ["Basic base64, padded", b64(`${id}:${form(secret)}`)],
+    ["Basic base64, unpadded", b64(`${id}:${form(secret)}`).replace(/=+$/, "")],
+    ["Basic base64url", b64url(`${id}:${form(secret)}`)],
+    [
+      "Basic base64url, padded",
+      b64url(`${id}:${form(secret)}`) + "=".repeat((4 - b64url(`${id}:${form(secret)}`).length % 4) % 4)
+    ],
+    ["Basic of the raw secret, unpadded", b64(`${id}:${secret}`).replace(/=+$/, "")],
+    ["base64 of the secret alone", b64(secret)],
+    ["base64 of the secret alone, unpadded", b64(secret).replace(/=+$/, "")],
+    ["base64url of the secret alone", b64url(secret)],
+    ["the secret in lower case", secret.toLowerCase()],
+    ["the secret in upper case", secret.toUpperCase()],
+    [
+      "the secret percent-encoded, lower-case hex",
+      encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())
+    ],
+    ["the secret form-encoded, in lower case", form(secret).toLowerCase()]
+  ]
+  for (const [name, echoed] of echoes) {
+    it.scopedLive(`${name}: not in the message, String, JSON or logs`, () =>
+      Effect.gen(function*() {
+        const server = yield* serve((_, response) => {
+          response.writeHead(400, { "content-type": "application/json" })
+          response.end(JSON.stringify({ error: "invalid_client", error_description: `bad client ${echoed} here` }))
+        })
+        const client = yield* socketClient("undici")
+        const sink = new Sink()
+        const error = yield* TokenProvider.make({
+          tokenUrl: `${server.url}/token`,
+          clientId: id,
+          clientSecret: Redacted.make(secret)
+        }).pipe(
+          Effect.flatMap((provider) => Effect.flip(provider.get)),
+          Effect.provideService(HttpClient.HttpClient, client),
+          (self) => sink.observe(self)
+        )
+        assert.strictEqual(error._tag, "TokenRequestRejected")
+        const texts = [error.message, String(error), JSON.stringify(error), ...sink.logs]
+        assert.isTrue(texts[0]!.includes("<redacted>"), texts[0])
+        for (const text of texts) {
+          assert.isFalse(text.includes(echoed), text)
+          assert.isFalse(text.toLowerCase().includes(secret.toLowerCase()), text)
+        }
+      }))
+  }
 })
