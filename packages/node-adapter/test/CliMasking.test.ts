@@ -211,6 +211,83 @@ describe("oauth-cc prints nothing a server sends raw", { timeout: 300_000 }, () 
       assert.include(server.received, `Bearer ${token}`)
     }))
 
+  it.scopedLive("request -i -v: a resource echoing the token URL-encoded, JSON-escaped and in base64 shows none of it", () =>
+    Effect.gen(function*() {
+      // Visible ASCII the token endpoint accepts, with every character an encoder rewrites: / + = < & > ' " % ~
+      const tricky = "CANARY/TOKEN+ab<&>'\"%~9f3a=="
+      const hex = (c: string, upper: boolean) => {
+        const code = c.charCodeAt(0).toString(16).padStart(4, "0")
+        return `\\u${upper ? code.toUpperCase() : code}`
+      }
+      const json = JSON.stringify(tricky).slice(1, -1)
+      const b64 = Buffer.from(tricky).toString("base64")
+      const b64url = Buffer.from(tricky).toString("base64url")
+      const forms = {
+        raw: tricky,
+        encodeURIComponent: encodeURIComponent(tricky),
+        encodeURIComponentLower: encodeURIComponent(tricky).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+        form: formEncode(tricky),
+        json,
+        jsonSlash: json.replace(/\//g, "\\/"),
+        jsonDotNet: tricky.replace(/[^A-Za-z0-9/~.%]/g, (c) => hex(c, true)),
+        jsonGo: json.replace(/[<>&]/g, (c) => hex(c, false)),
+        jsonEveryChar: tricky.replace(/[^A-Za-z0-9]/g, (c) => hex(c, false)),
+        base64: b64,
+        base64Unpadded: b64.replace(/=+$/, ""),
+        base64url: b64url,
+        base64urlPadded: b64url + "=".repeat((4 - (b64url.length % 4)) % 4)
+      }
+      // Embedded: the base64 of the whole Authorization value, and of "x" + token (another alignment).
+      const embedded = {
+        base64Authorization: Buffer.from(`Bearer ${tricky}`).toString("base64"),
+        base64Shifted: Buffer.from(`x${tricky}`).toString("base64url")
+      }
+      const all = { ...forms, ...embedded }
+      const server = yield* Effect.acquireRelease(
+        Effect.async<http.Server>((resume) => {
+          const server = http.createServer((req, res) => {
+            if ((req.url ?? "").startsWith("/token")) {
+              res.writeHead(200, { "content-type": "application/json" })
+              return res.end(JSON.stringify({ access_token: tricky, token_type: "Bearer", expires_in: 300 }))
+            }
+            const headers: Record<string, string> = {
+              "content-type": "application/json",
+              location: `https://evil.example/cb?t=${forms.encodeURIComponent}&u=${forms.form}`
+            }
+            for (const [name, value] of Object.entries(all)) {
+              if (/^[\x21-\x7e]+$/.test(value)) headers[`x-echo-${name.toLowerCase()}`] = value
+            }
+            res.writeHead(201, headers)
+            // The body written by hand: each form as is (the JSON ones are already escaped), the raw one JSON-escaped.
+            res.end(
+              `{"resource":true,${
+                Object.entries(all).map(([name, value]) => `"${name}":"${name === "raw" ? json : value}"`).join(",")
+              }}`
+            )
+          })
+          server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+        }),
+        (server) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+      )
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const run = yield* runCli(["request", "-i", "-v", `${url}/resource`], {
+        OAUTH_TOKEN_URL: `${url}/token`,
+        OAUTH_CLIENT_ID: clientId,
+        OAUTH_CLIENT_SECRET: secret
+      })
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.include(run.stdout, "\"resource\":true")
+      assert.include(run.stdout, "location: https://evil.example/cb?t=<redacted>")
+      for (const [stream, text] of [["stdout", run.stdout], ["stderr", run.stderr]] as const) {
+        for (const [name, value] of Object.entries(all)) {
+          assert.notInclude(text, value, `${stream} shows the token as ${name}`)
+        }
+        // Not even the middle of the base64 forms (all but a few edge characters are masked).
+        assert.notInclude(text, forms.base64.slice(3, 20), `${stream} shows part of the token's base64`)
+        assert.notInclude(text, "CANARY", `${stream} shows the token`)
+      }
+    }))
+
   it.scopedLive("private_key_jwt: the client assertion echoed back in an error is not printed", () =>
     Effect.gen(function*() {
       const server = yield* echoServer

@@ -5,7 +5,8 @@ import * as Redacted from "effect/Redacted"
 /**
  * Everything the CLI prints that a server sent (headers, bodies, error descriptions, log lines) goes through
  * this mask: the client secret in every form core's `makeScrub` knows (raw, encoded, inside Basic
- * credentials), and every token the CLI was handed (the resource may echo `Authorization: Bearer …`).
+ * credentials), and every token the CLI was handed (the resource may echo `Authorization: Bearer …`), raw,
+ * URL-encoded, JSON-escaped and in base64 / base64url (see `encodedForms`).
  * The one place a token is printed unmasked is where the user asked for it: `oauth-cc token`.
  *
  * @internal
@@ -30,14 +31,75 @@ const jwtShape = /eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]*)?/g
 
 const replaceAll = (text: string, form: string) => text.split(form).join(redacted)
 
+const jsonHex = (char: string, upper: boolean) => {
+  const code = char.charCodeAt(0).toString(16).padStart(4, "0")
+  return `\\u${upper ? code.toUpperCase() : code}`
+}
+
+/**
+ * The ways an encoder writes `value` inside a JSON string: `JSON.stringify`'s, with `/` as `\/` (PHP), with
+ * `<`, `>`, `&` (Go), non-alphanumerics (.NET escapes `+`, quotes, HTML characters) or every non-alphanumeric
+ * as `\uXXXX`, in lower and upper case hex, and non-ASCII as `\uXXXX` (Python's `ensure_ascii`).
+ */
+const jsonForms = (value: string): Array<string> => {
+  const plain = JSON.stringify(value).slice(1, -1)
+  const forms = [plain, plain.replace(/\//g, "\\/")]
+  for (const upper of [false, true]) {
+    const ascii = plain.replace(/[^\x00-\x7f]/g, (c) => jsonHex(c, upper))
+    forms.push(ascii, ascii.replace(/\//g, "\\/"), ascii.replace(/[<>&]/g, (c) => jsonHex(c, upper)))
+    forms.push(value.replace(/[^A-Za-z0-9/~.%_-]/g, (c) => jsonHex(c, upper)))
+    forms.push(value.replace(/[^A-Za-z0-9]/g, (c) => jsonHex(c, upper)))
+  }
+  return forms
+}
+
+/** Percent-encodings: `encodeURIComponent`'s, the form encoding (`+` for a space), each in lower case hex too. */
+const urlForms = (value: string): Array<string> => {
+  const forms = [encodeURIComponent(value), new URLSearchParams([["", value]]).toString().slice(1)]
+  return [...forms, ...forms.map((form) => form.replace(/%[0-9A-F]{2}/g, (hex) => hex.toLowerCase()))]
+}
+
+/**
+ * base64 and base64url of `value`, padded and not; and, for each of the three alignments it can have inside
+ * a longer base64 text (`Bearer <token>` encoded, say), the characters that encode its bytes alone. Only the
+ * one or two characters at either end, which mix in the neighbouring bytes, stay visible.
+ */
+const base64Forms = (value: string): Array<string> => {
+  const bytes = Buffer.from(value, "utf8")
+  const forms: Array<string> = []
+  for (const prefix of [0, 1, 2]) {
+    const encoded = Buffer.concat([Buffer.alloc(prefix), bytes]).toString("base64")
+    if (prefix === 0) forms.push(encoded, encoded.replace(/=+$/, ""))
+    // Character j holds bits 6j..6j+5; the value's bits are 8·prefix .. 8·(prefix + length).
+    const first = Math.ceil((8 * prefix) / 6)
+    const end = Math.floor((8 * (prefix + bytes.length)) / 6)
+    if (end - first >= 8) forms.push(encoded.slice(first, end))
+  }
+  return forms.flatMap((form) => [form, form.replace(/\+/g, "-").replace(/\//g, "_")])
+}
+
+/**
+ * Every form of `value` a server could echo: raw, URL-encoded, JSON-escaped, base64. Longest first, so a
+ * form that contains another is masked whole.
+ *
+ * @internal
+ */
+export const encodedForms = (value: string): ReadonlyArray<string> => {
+  const forms = new Set([value, ...urlForms(value), ...jsonForms(value), ...base64Forms(value)])
+  for (const form of [...forms]) if (form.length < 4) forms.delete(form)
+  return [...forms].sort((a, b) => b.length - a.length)
+}
+
 /** @internal */
 export const makeMask = (): Mask => {
   const scrubs: Array<Scrub> = []
   const tokens = new Set<string>()
+  /** The encoded forms of every token, longest first. */
+  let forms: ReadonlyArray<string> = []
   const text = (input: string): string => {
     let out = input
     for (const scrub of scrubs) out = scrub(out)
-    for (const token of tokens) out = replaceAll(out, token)
+    for (const form of forms) out = replaceAll(out, form)
     return out
   }
   return {
@@ -58,10 +120,16 @@ export const makeMask = (): Mask => {
     },
     addToken: (token) => {
       const value = Redacted.value(token)
-      if (value.length >= 4) {
+      if (value.length >= 4 && !tokens.has(value)) {
         tokens.add(value)
-        const latin1 = Buffer.from(value, "utf8").toString("latin1")
-        if (latin1 !== value) tokens.add(latin1)
+        const all = new Set(forms)
+        for (const form of encodedForms(value)) {
+          all.add(form)
+          // The form's UTF-8 bytes as they appear in a body read as latin1.
+          const latin1 = Buffer.from(form, "utf8").toString("latin1")
+          if (latin1 !== form) all.add(latin1)
+        }
+        forms = [...all].sort((a, b) => b.length - a.length)
       }
     }
   }
