@@ -157,6 +157,13 @@ describe("token response decoding (RFC 6749 §5.1)", () => {
     ["expires_in half a second", { body: tokenBody(1, { expires_in: "0.5" }) }, "InvalidExpiresIn"],
     ["expires_in huge", { body: tokenBody(1, { expires_in: 1e12 }) }, "InvalidExpiresIn"],
     ["expires_in not a number", { body: tokenBody(1, { expires_in: "soon" }) }, "InvalidExpiresIn"],
+    ...["0x10", " 1e3 ", "1e3", " 300", "300 ", "+300", "300.0", "", "0b11", "3_600", "\u0663\u0660\u0660"].map((
+      raw
+    ): [string, Reply, string] => [
+      `expires_in ${JSON.stringify(raw)} (decimal digits only)`,
+      { body: tokenBody(1, { expires_in: raw }) },
+      "InvalidExpiresIn"
+    ]),
     ["scope not a string", { body: tokenBody(1, { scope: ["a"] }) }, "InvalidScope"],
     ["a 302 redirect", { status: 302, headers: { location: "https://evil.example.test/" } }, "UnexpectedStatus"],
     ["a 404 HTML page", { status: 404, body: "<html>not found</html>" }, "UnexpectedStatus"],

@@ -388,3 +388,43 @@ describe("#5 the secret echoed back in any decodable form is masked", () => {
       }))
   }
 })
+
+describe("#8e expires_in: a JSON number or a string of decimal digits", () => {
+  for (const raw of ["\"0x10\"", "\" 1e3 \"", "\"1e3\"", "\"+300\"", "\"300.5\""]) {
+    it.scopedLive(`expires_in ${raw}: TokenResponseInvalid(InvalidExpiresIn)`, () =>
+      Effect.gen(function*() {
+        const server = yield* serve((_, response) => {
+          response.writeHead(200, { "content-type": "application/json" })
+          response.end(`{"access_token":"abc","token_type":"Bearer","expires_in":${raw}}`)
+        })
+        const client = yield* socketClient("undici")
+        const error = yield* TokenProvider.make({
+          tokenUrl: `${server.url}/token`,
+          clientId: "red-team",
+          clientSecret: Redacted.make("red-team-secret")
+        }).pipe(
+          Effect.flatMap((provider) => Effect.flip(provider.get)),
+          Effect.provideService(HttpClient.HttpClient, client)
+        )
+        assert.strictEqual(error._tag, "TokenResponseInvalid")
+        assert.strictEqual(error._tag === "TokenResponseInvalid" ? error.reason : "", "InvalidExpiresIn")
+      }))
+  }
+  it.scopedLive("expires_in \"300\" (quoted digits) and 300 are accepted", () =>
+    Effect.gen(function*() {
+      const server = yield* serve((request, response) => {
+        response.writeHead(200, { "content-type": "application/json" })
+        const raw = request.url === "/a" ? "\"300\"" : "300"
+        response.end(`{"access_token":"abc","token_type":"Bearer","expires_in":${raw}}`)
+      })
+      const client = yield* socketClient("undici")
+      for (const path of ["/a", "/b"]) {
+        const token = yield* TokenProvider.make({
+          tokenUrl: `${server.url}${path}`,
+          clientId: "red-team",
+          clientSecret: Redacted.make("red-team-secret")
+        }).pipe(Effect.flatMap((provider) => provider.get), Effect.provideService(HttpClient.HttpClient, client))
+        assert.strictEqual(Redacted.value(token.value), "abc")
+      }
+    }))
+})

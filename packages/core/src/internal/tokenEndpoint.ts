@@ -189,14 +189,20 @@ const buildPlainRequest = (
 
 const maxExpiresInSeconds = 10 * 365 * 24 * 60 * 60
 
-const ExpiresIn = Schema.Union(Schema.Number, Schema.NumberFromString).pipe(
+/**
+ * `expires_in` as a string: decimal digits only (RFC 6749 §5.1 says a number; some servers quote it). No sign,
+ * no whitespace, no exponent, no hex: `Number` would read "0x10" as 16 and " 1e3 " as 1000.
+ */
+const DecimalString = Schema.compose(Schema.String.pipe(Schema.pattern(/^[0-9]{1,16}$/)), Schema.NumberFromString)
+
+const ExpiresIn = Schema.Union(Schema.Number, DecimalString).pipe(
   // at least one second: a positive fraction such as 1e-9 would give a token that is expired on arrival
   Schema.filter((n) => Number.isFinite(n) && n >= 1 && n <= maxExpiresInSeconds)
 )
 
 /**
  * A successful token response (RFC 6749 §5.1). Unknown members are ignored; `expires_in` may be a
- * number or a numeric string; `null` counts as absent.
+ * JSON number or a string of decimal digits; `null` counts as absent.
  *
  * @internal
  */
