@@ -8,7 +8,7 @@ import * as DPoPVerifier from "../DPoPVerifier.js"
 import type * as FakeAuthServer from "../FakeAuthServer.js"
 import * as FakeResponse from "../FakeResponse.js"
 import { adminPrefix, handleAdmin } from "./admin.js"
-import { isCredentialParam, redactHeaders, redactPath } from "./journalRedaction.js"
+import { redactFormValue, redactHeaders, redactPath } from "./journalRedaction.js"
 
 // -----------------------------------------------------------------------------
 // the neutral model, shared by the socket server and the in-process client
@@ -755,7 +755,7 @@ export class ServerState {
       }
       const params = new URLSearchParams(text)
       const fields: Record<string, Array<string>> = {}
-      for (const [key, value] of params) (fields[key] ??= []).push(isCredentialParam(key) ? "<redacted>" : value)
+      for (const [key, value] of params) (fields[key] ??= []).push(redactFormValue(key, value))
       form = Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.length === 1 ? v[0]! : v]))
       for (const [key, values] of Object.entries(fields)) {
         // RFC 6749 §3.2: parameters must not repeat; RFC 8707 allows several `resource`
