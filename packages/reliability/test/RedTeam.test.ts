@@ -11,6 +11,7 @@ import { AuthorizedHttpClient, TokenProvider } from "@oauth-cc/core"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import { generateKeyPairSync } from "node:crypto"
 import * as Http from "node:http"
 import type * as Net from "node:net"
 import { afterAll } from "vitest"
@@ -426,5 +427,51 @@ describe("#8e expires_in: a JSON number or a string of decimal digits", () => {
         }).pipe(Effect.flatMap((provider) => provider.get), Effect.provideService(HttpClient.HttpClient, client))
         assert.strictEqual(Redacted.value(token.value), "abc")
       }
+    }))
+})
+
+describe("#2/#3 redirects with a DPoP-bound token", () => {
+  it.scopedLive("a same-origin hop gets a fresh proof for its own URL; a cross-origin hop gets neither token nor proof", () =>
+    Effect.gen(function*() {
+      const token = yield* serve((_, response) => {
+        response.writeHead(200, { "content-type": "application/json" })
+        response.end(JSON.stringify({ access_token: "dpop-tok", token_type: "DPoP", expires_in: 600 }))
+      })
+      const other = yield* serve((_, response) => {
+        response.writeHead(200)
+        response.end("{}")
+      })
+      const a = yield* serve((request, response) => {
+        if (request.url === "/start") {
+          response.writeHead(302, { location: "/next" })
+          return response.end()
+        }
+        if (request.url === "/next") {
+          response.writeHead(307, { location: `${other.url}/away` })
+          return response.end()
+        }
+        response.writeHead(404)
+        response.end()
+      })
+      const client = yield* socketClient("undici")
+      const provider = yield* TokenProvider.make({
+        tokenUrl: `${token.url}/token`,
+        clientId: "red-team",
+        clientSecret: Redacted.make("red-team-secret"),
+        dpop: { key: generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey }
+      }).pipe(Effect.provideService(HttpClient.HttpClient, client))
+      const api = AuthorizedHttpClient.authorize(client, provider, { followRedirects: 3 })
+      assert.strictEqual(yield* status(api, `${a.url}/start`), 200)
+      const htu = (proof: string | undefined) =>
+        proof === undefined ? undefined : JSON.parse(Buffer.from(proof.split(".")[1]!, "base64url").toString()).htu
+      assert.deepStrictEqual(a.seen.map((s) => [s.path, s.authorization, htu(s.dpop)]), [
+        ["/start", "DPoP dpop-tok", `${a.url}/start`],
+        ["/next", "DPoP dpop-tok", `${a.url}/next`]
+      ])
+      assert.deepStrictEqual(other.seen.map((s) => [s.path, s.authorization, s.dpop]), [[
+        "/away",
+        undefined,
+        undefined
+      ]])
     }))
 })
