@@ -15,6 +15,7 @@ import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as net from "node:net"
 import * as Sealed from "../src/internal/sealed.js"
 import * as RedisTokenStore from "../src/RedisTokenStore.js"
 import type { RedisServer } from "./fixtures/redisServer.js"
@@ -69,6 +70,24 @@ const captureLogs = () => {
 
 const fallbacks = (operation: string) =>
   Effect.map(Metric.value(Metric.tagged(RedisTokenStore.fallbackCounter, "operation", operation)), (s) => s.count)
+
+/**
+ * Lock polls the waiter sends in `windowMillis` with `pollInterval` doubling up to `maxPollInterval`, plus
+ * slack for the first attempt and the one after the lock frees: backoff, never a busy loop (about 500 polls a
+ * second before, one per millisecond).
+ */
+const pollBound = (windowMillis: number, pollInterval: number, maxPollInterval: number) => {
+  let polls = 2
+  for (
+    let waited = 0, interval = pollInterval;
+    waited < windowMillis;
+    interval = Math.min(interval * 2, maxPollInterval)
+  ) {
+    waited += interval
+    polls++
+  }
+  return polls
+}
 
 describe("RedisTokenStore.validate and config", () => {
   const good = { url: "redis://127.0.0.1:6379", encryptionKey } as const
@@ -315,24 +334,6 @@ layer(Layer.scoped(Redis, redisServer), { excludeTestServices: true })("RedisTok
       assert.isTrue(elapsed >= 550 && elapsed < 2000, `took over after ${elapsed} ms`)
     }))
 
-  /**
-   * Lock polls the waiter sends in `windowMillis` with `pollInterval` doubling up to `maxPollInterval`, plus
-   * slack for the first attempt and the one after the lock frees: backoff, never a busy loop (about 500 polls a
-   * second before, one per millisecond).
-   */
-  const pollBound = (windowMillis: number, pollInterval: number, maxPollInterval: number) => {
-    let polls = 2
-    for (
-      let waited = 0, interval = pollInterval;
-      waited < windowMillis;
-      interval = Math.min(interval * 2, maxPollInterval)
-    ) {
-      waited += interval
-      polls++
-    }
-    return polls
-  }
-
   it.scoped("a lock without expiry (PTTL -1) gets one: the waiter backs off and takes over after lockTimeout", () =>
     Effect.gen(function*() {
       const server = yield* Redis
@@ -455,4 +456,80 @@ describe("RedisTokenStore without Redis", () => {
       assert.isTrue(readElapsed < 1000)
       server.resume()
     }).pipe(Effect.provide(Logger.remove(Logger.defaultLogger))))
+})
+
+/**
+ * A RESP server written here, in front of nothing: every EVAL (the lock attempt) answers `[0, ttl]`, "held by
+ * another process, `ttl` ms left", forever (an attacker or a runaway process re-taking the lock in a loop).
+ * It counts the EVALs. ioredis's handshake (INFO, CLIENT, SELECT…) gets harmless answers.
+ */
+const heldForever = (ttl: string) =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly server: net.Server; readonly url: string; readonly evals: () => number }>((resume) => {
+      let evals = 0
+      const server = net.createServer((socket) => {
+        let pending = ""
+        socket.on("error", () => {})
+        socket.on("data", (chunk: Buffer) => {
+          pending += chunk.toString("latin1")
+          while (true) {
+            // One array of bulk strings: *n, then n times $len and the bytes.
+            const header = /^\*(\d+)\r\n/.exec(pending)
+            if (header === null) return
+            let at = header[0].length
+            const args: Array<string> = []
+            for (let i = 0; i < Number(header[1]); i++) {
+              const bulk = /^\$(\d+)\r\n/.exec(pending.slice(at))
+              if (bulk === null) return
+              const length = Number(bulk[1])
+              const from = at + bulk[0].length
+              if (pending.length < from + length + 2) return
+              args.push(pending.slice(from, from + length))
+              at = from + length + 2
+            }
+            pending = pending.slice(at)
+            const command = (args[0] ?? "").toUpperCase()
+            if (command === "EVAL" || command === "EVALSHA") {
+              evals++
+              socket.write(`*2\r\n:0\r\n$${ttl.length}\r\n${ttl}\r\n`)
+            } else if (command === "INFO") socket.write("$11\r\nloading:0\r\n\r\n")
+            else if (command === "GET") socket.write("$-1\r\n")
+            else if (command === "PING") socket.write("+PONG\r\n")
+            else socket.write("+OK\r\n")
+          }
+        })
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({
+          server,
+          url: `redis://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+          evals: () => evals
+        })))
+    }),
+    ({ server }) => Effect.async<void>((resume) => void server.close(() => resume(Effect.void)))
+  )
+
+describe("RedisTokenStore against a Redis that always says the lock is held", () => {
+  it.scopedLive("a tiny, zero, negative or junk remaining TTL: the waiter still backs off to maxPollInterval", () =>
+    Effect.gen(function*() {
+      const maxWait = 1500
+      const results = yield* Effect.forEach(["1", "0", "-2", "junk"], (ttl) =>
+        Effect.gen(function*() {
+          const redis = yield* heldForever(ttl)
+          const store = yield* RedisTokenStore.make({ url: redis.url, encryptionKey, maxWait, commandTimeout: 1000 })
+          const before = redis.evals()
+          const [result, elapsed] = yield* elapsedOf(
+            store.withFetchLock("key", Effect.succeed("fetched here")).pipe(
+              Effect.provide(Logger.remove(Logger.defaultLogger))
+            )
+          )
+          return { ttl, result, elapsed, polls: redis.evals() - before }
+        }), { concurrency: "unbounded" })
+      for (const { elapsed, polls, result, ttl } of results) {
+        assert.strictEqual(result, "fetched here")
+        assert.isTrue(elapsed >= maxWait - 50, `TTL ${ttl}: gave up after ${elapsed} ms`)
+        // Waits of 25, 50, 100, 200, 400, then 500 ms: about 8 EVALs in 1.5 s (at a constant 25 ms: about 50).
+        assert.isAtMost(polls, pollBound(elapsed, 25, 500), `TTL ${ttl}: ${polls} EVALs in ${elapsed} ms`)
+      }
+    }))
 })

@@ -428,13 +428,13 @@ export const make = (
                 yield* Effect.logWarning("RedisTokenStore: gave up waiting for the fetch lock; fetching here")
                 return yield* fetch
               }
-              // Wake when the lock expires if that is sooner, but never sooner than `pollInterval`: a lock
-              // whose remaining time does not shrink (kept without expiry) must not turn this into a busy loop.
+              // Every wait backs off: `interval` doubles to `maxPollInterval` whatever the lock reports. Wake
+              // when the lock expires only if that is later than half the interval; a tiny, zero or junk
+              // remaining time (a lock re-taken in a loop, or a lying server) would otherwise make every
+              // wait the shortest one, a poll every `pollInterval` for the whole `maxWait`.
               const left = deadline - now
-              const wait = Math.max(
-                Math.min(resolved.pollIntervalMillis, left),
-                Math.min(interval, step.remainingMillis + 1, left)
-              )
+              const expiry = step.remainingMillis + 1
+              const wait = Math.min(expiry > interval / 2 && expiry < interval ? expiry : interval, left)
               yield* Effect.sleep(Duration.millis(wait))
               interval = Math.min(interval * 2, resolved.maxPollIntervalMillis)
             }
