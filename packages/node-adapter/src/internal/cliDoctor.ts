@@ -21,9 +21,10 @@ const origin = (proxy: string) => {
 }
 
 /**
- * Whether a request to `url` goes through a proxy, by the rules of undici's `EnvHttpProxyAgent` (which the
- * transport uses): loopback hosts (`localhost`, `127.0.0.0/8`, `[::1]`) always direct, `NO_PROXY` entries split on commas and spaces, `*` for all, `host` or `.host` matching the
- * host and its subdomains, `host:port` only that port. Proxy credentials are never shown.
+ * Whether a request to `url` goes through a proxy, by the transport's rules: loopback hosts (`localhost`,
+ * `127.0.0.0/8`, `[::1]`) always direct; otherwise undici's `EnvHttpProxyAgent`'s: `NO_PROXY` entries split on
+ * commas and spaces, `*` for all, `host` or `.host` matching the host and its subdomains, `host:port` only that
+ * port. Proxy credentials are never shown.
  *
  * @internal
  */
