@@ -211,7 +211,7 @@ describe("oauth-cc prints nothing a server sends raw", { timeout: 300_000 }, () 
       assert.include(server.received, `Bearer ${token}`)
     }))
 
-  it.scopedLive("request -i -v: a resource echoing the token URL-encoded, JSON-escaped and in base64 shows none of it", () =>
+  it.scopedLive("request -i -v: a resource echoing the token or secret URL-encoded, JSON-escaped, in base64 shows none", () =>
     Effect.gen(function*() {
       // Visible ASCII the token endpoint accepts, with every character an encoder rewrites: / + = < & > ' " % ~
       const tricky = "CANARY/TOKEN+ab<&>'\"%~9f3a=="
@@ -242,7 +242,15 @@ describe("oauth-cc prints nothing a server sends raw", { timeout: 300_000 }, () 
         base64Authorization: Buffer.from(`Bearer ${tricky}`).toString("base64"),
         base64Shifted: Buffer.from(`x${tricky}`).toString("base64url")
       }
-      const all = { ...forms, ...embedded }
+      // The client secret in the same encodings (core's mask knows it raw, URL-encoded and in base64).
+      const secretJson = JSON.stringify(secret).slice(1, -1)
+      const secretForms = {
+        secretJsonSlash: secretJson.replace(/\//g, "\\/"),
+        secretJsonEveryChar: secret.replace(/[^A-Za-z0-9]/g, (c) => hex(c, true)),
+        secretEncodeURIComponentLower: encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+        secretBase64Shifted: Buffer.from(`xy${secret}`).toString("base64")
+      }
+      const all = { ...forms, ...embedded, ...secretForms }
       const server = yield* Effect.acquireRelease(
         Effect.async<http.Server>((resume) => {
           const server = http.createServer((req, res) => {
@@ -284,7 +292,7 @@ describe("oauth-cc prints nothing a server sends raw", { timeout: 300_000 }, () 
         }
         // Not even the middle of the base64 forms (all but a few edge characters are masked).
         assert.notInclude(text, forms.base64.slice(3, 20), `${stream} shows part of the token's base64`)
-        assert.notInclude(text, "CANARY", `${stream} shows the token`)
+        assert.notInclude(text, "CANARY", `${stream} shows the token or the secret`)
       }
     }))
 

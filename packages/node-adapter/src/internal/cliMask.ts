@@ -5,8 +5,8 @@ import * as Redacted from "effect/Redacted"
 /**
  * Everything the CLI prints that a server sent (headers, bodies, error descriptions, log lines) goes through
  * this mask: the client secret in every form core's `makeScrub` knows (raw, encoded, inside Basic
- * credentials), and every token the CLI was handed (the resource may echo `Authorization: Bearer …`), raw,
- * URL-encoded, JSON-escaped and in base64 / base64url (see `encodedForms`).
+ * credentials), and the secret and every token the CLI was handed (the resource may echo `Authorization:
+ * Bearer …`) raw, URL-encoded, JSON-escaped and in base64 / base64url (see `encodedForms`).
  * The one place a token is printed unmasked is where the user asked for it: `oauth-cc token`.
  *
  * @internal
@@ -96,6 +96,16 @@ export const makeMask = (): Mask => {
   const tokens = new Set<string>()
   /** The encoded forms of every token, longest first. */
   let forms: ReadonlyArray<string> = []
+  const addForms = (value: string) => {
+    const all = new Set(forms)
+    for (const form of encodedForms(value)) {
+      all.add(form)
+      // The form's UTF-8 bytes as they appear in a body read as latin1.
+      const latin1 = Buffer.from(form, "utf8").toString("latin1")
+      if (latin1 !== form) all.add(latin1)
+    }
+    forms = [...all].sort((a, b) => b.length - a.length)
+  }
   const text = (input: string): string => {
     let out = input
     for (const scrub of scrubs) out = scrub(out)
@@ -114,6 +124,8 @@ export const makeMask = (): Mask => {
     addSecret: (secret, clientId) => {
       scrubs.push(makeScrub(secret, clientId))
       const raw = Redacted.value(secret)
+      // And the encodings core's scrub does not know (JSON escapes, base64 inside a longer text).
+      if (raw.length >= 4) addForms(raw)
       const latin1 = Buffer.from(raw, "utf8").toString("latin1")
       // The secret's UTF-8 bytes as they appear in a body read as latin1.
       if (latin1 !== raw) scrubs.push(makeScrub(Redacted.make(latin1), clientId))
@@ -122,14 +134,7 @@ export const makeMask = (): Mask => {
       const value = Redacted.value(token)
       if (value.length >= 4 && !tokens.has(value)) {
         tokens.add(value)
-        const all = new Set(forms)
-        for (const form of encodedForms(value)) {
-          all.add(form)
-          // The form's UTF-8 bytes as they appear in a body read as latin1.
-          const latin1 = Buffer.from(form, "utf8").toString("latin1")
-          if (latin1 !== form) all.add(latin1)
-        }
-        forms = [...all].sort((a, b) => b.length - a.length)
+        addForms(value)
       }
     }
   }
