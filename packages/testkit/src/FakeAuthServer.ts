@@ -226,7 +226,10 @@ export type TokenInput = string | Redacted.Redacted<string> | { readonly value: 
  * @category models
  */
 export interface Service {
-  /** `http://127.0.0.1:<port>` (socket mode) or `http://fake-auth-server.localhost` (in-process mode). */
+  /**
+   * `http://127.0.0.1:<port>` (socket mode) or `https://fake-auth-server.localhost` (in-process mode: a name
+   * only; no request leaves the process, so it needs neither TLS nor an `http:` exemption).
+   */
   readonly issuer: string
   /** `<issuer>/token` */
   readonly tokenUrl: string

@@ -50,7 +50,7 @@ describe("FakeAuthServer (in-process mode)", () => {
   it.effect("serves tokens without sockets, on a .localhost issuer", () =>
     inProcess(Effect.gen(function*() {
       const server = yield* FakeAuthServer.FakeAuthServer
-      assert.strictEqual(server.issuer, "http://fake-auth-server.localhost")
+      assert.strictEqual(server.issuer, "https://fake-auth-server.localhost")
       const res = yield* fetchToken({ scope: "a" })
       assert.strictEqual(res.status, 200)
       assert.strictEqual(res.headers["cache-control"], "no-store")

@@ -69,7 +69,7 @@ export const make = (options: FakeAuthServer.Options = {}): Effect.Effect<FakeAu
 /** @internal */
 export const makeInProcess = (options: FakeAuthServer.Options = {}): Effect.Effect<FakeAuthServer.Service> =>
   Effect.map(Handler.makeSigningKey, (key) => {
-    const state = new Handler.ServerState(Handler.urlsOf(`http://${inProcessHost}`), options, key)
+    const state = new Handler.ServerState(Handler.urlsOf(`https://${inProcessHost}`), options, key)
     return serviceOf(state, inProcessHost)
   })
 
