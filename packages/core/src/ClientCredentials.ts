@@ -11,10 +11,10 @@ import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type * as ClientAssertion from "./ClientAssertion.js"
-import type * as DPoP from "./DPoP.js"
+import * as DPoP from "./DPoP.js"
 import * as internal from "./internal/clientCredentials.js"
-import * as InternalDPoP from "./internal/dpop.js"
-import * as Endpoint from "./internal/tokenEndpoint.js"
+import * as InternalConfig from "./internal/clientCredentialsConfig.js"
+import * as InternalScrub from "./internal/scrub.js"
 
 /**
  * How the client authenticates at the token endpoint.
@@ -209,7 +209,7 @@ export const validate: (options: Options) => Either.Either<Options, ConfigError.
 export const config: (
   prefix?: string,
   overrides?: Partial<Options>
-) => Config.Config<Options> = internal.config
+) => Config.Config<Options> = InternalConfig.config
 
 /**
  * Masks a client secret in text: the secret raw, form- and URI-encoded, and inside the Basic credentials
@@ -235,7 +235,8 @@ export type Scrub = (text: string) => string
  * @since 0.2.0
  * @category constructors
  */
-export const makeScrub: (secret: Redacted.Redacted<string> | undefined, clientId: string) => Scrub = Endpoint.makeScrub
+export const makeScrub: (secret: Redacted.Redacted<string> | undefined, clientId: string) => Scrub =
+  InternalScrub.makeScrub
 
 /**
  * The checks `validate` cannot make synchronously: the DPoP key is imported and signs a proof that its public
@@ -247,7 +248,7 @@ export const makeScrub: (secret: Redacted.Redacted<string> | undefined, clientId
  * @category validation
  */
 export const check = (options: Options): Effect.Effect<Options, ConfigError.ConfigError> =>
-  options.dpop === undefined ? Effect.succeed(options) : InternalDPoP.make(options.dpop).pipe(
+  options.dpop === undefined ? Effect.succeed(options) : DPoP.make(options.dpop).pipe(
     Effect.as(options),
     Effect.mapError((error) => ConfigError.InvalidData(["DPOP_KEY"], `OAUTH_DPOP_KEY (dpop.key): ${error.message}`))
   )

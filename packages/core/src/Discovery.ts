@@ -12,8 +12,8 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import type * as ClientCredentials from "./ClientCredentials.js"
-import { resolve } from "./internal/clientCredentials.js"
 import * as internal from "./internal/discovery.js"
+import { resolve } from "./internal/resolvedOptions.js"
 import type * as TokenError from "./TokenError.js"
 
 /**

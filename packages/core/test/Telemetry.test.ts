@@ -18,7 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as TestClock from "effect/TestClock"
-import { basicCredentials } from "../src/internal/tokenEndpoint.js"
+import { basicCredentials } from "../src/internal/clientSecretBasic.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import { baseOptions, canarySecret, httpServer, sendJson } from "./utils.js"
 

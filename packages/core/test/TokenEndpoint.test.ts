@@ -3,7 +3,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as ClientCredentials from "../src/ClientCredentials.js"
-import * as Endpoint from "../src/internal/tokenEndpoint.js"
+import { basicCredentials } from "../src/internal/clientSecretBasic.js"
+import { formEncode } from "../src/internal/encoding.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
 
@@ -53,12 +54,10 @@ describe("token request (RFC 6749 §4.4.2)", () => {
 
   it("Basic credentials are the base64 of the UTF-8 bytes (Web platform btoa, no Buffer)", () => {
     for (const [id, secret] of [["client", "s3cret"], ["clïent-ü", "sécrèt-€-😀"], ["a", ""]] as const) {
-      const expected = `Basic ${
-        Buffer.from(`${Endpoint.formEncode(id)}:${Endpoint.formEncode(secret)}`).toString("base64")
-      }`
-      assert.strictEqual(Endpoint.basicCredentials(id, secret, "form"), expected)
+      const expected = `Basic ${Buffer.from(`${formEncode(id)}:${formEncode(secret)}`).toString("base64")}`
+      assert.strictEqual(basicCredentials(id, secret, "form"), expected)
       assert.strictEqual(
-        Endpoint.basicCredentials(id, secret, "raw"),
+        basicCredentials(id, secret, "raw"),
         `Basic ${Buffer.from(`${id}:${secret}`).toString("base64")}`
       )
     }

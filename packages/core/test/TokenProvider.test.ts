@@ -8,7 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import type * as ClientCredentials from "../src/ClientCredentials.js"
-import * as Endpoint from "../src/internal/tokenEndpoint.js"
+import { parseRetryAfter } from "../src/internal/retryAfter.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import * as TokenStore from "../src/TokenStore.js"
 import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
@@ -218,11 +218,11 @@ describe("TokenProvider", () => {
         ["Sun, 06 Nov 1994 08:48:00 GMT", 0]
       ]
       for (const [header, millis] of forms) {
-        const parsed = Endpoint.parseRetryAfter(header, now)
+        const parsed = parseRetryAfter(header, now)
         assert.strictEqual(parsed === undefined ? undefined : Duration.toMillis(parsed), millis, header)
       }
       for (const header of [...notRetryAfter, "٣", "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 32 Nov 1994 08:49:37 GMT"]) {
-        assert.isUndefined(Endpoint.parseRetryAfter(header, now), header)
+        assert.isUndefined(parseRetryAfter(header, now), header)
       }
     })
 

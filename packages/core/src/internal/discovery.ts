@@ -8,10 +8,15 @@ import * as Schema from "effect/Schema"
 import type * as ClientCredentials from "../ClientCredentials.js"
 import type * as Discovery from "../Discovery.js"
 import * as TokenError from "../TokenError.js"
-import { type Resolved, validateUrl } from "./clientCredentials.js"
+import { clientAuthFor } from "./clientAuth.js"
+import { validateUrl } from "./clientCredentials.js"
 import * as Monotonic from "./monotonic.js"
+import type { Resolved } from "./resolvedOptions.js"
+import { parseRetryAfter } from "./retryAfter.js"
+import { attemptTimeout, retrySchedule } from "./retryPolicy.js"
 import * as Telemetry from "./telemetry.js"
-import { attemptTimeout, type Endpoint, parseRetryAfter, retrySchedule, send, withAttempts } from "./tokenEndpoint.js"
+import type { Endpoint } from "./tokenEndpoint.js"
+import { send } from "./transport.js"
 
 /**
  * RFC 8414 §3.1: the well-known segment goes between the host and the issuer's path (a trailing `/`
@@ -146,6 +151,26 @@ const once = (client: HttpClient.HttpClient, issuer: string, options: DiscoverOp
     return yield* Effect.fail(failed(issuer, "NotFound", `no metadata: ${statuses.join(", ")}`))
   })
 
+/**
+ * Why the metadata could not be fetched, worded for a metadata request (the transport and the status
+ * classes are the token request's, the wording is not).
+ */
+const unreachable = (error: TokenError.TokenError, attempts: number): string => {
+  const after = `after ${attempts} ${attempts === 1 ? "attempt" : "attempts"}`
+  switch (error._tag) {
+    case "TokenRateLimited":
+      return `metadata endpoint rate limited (HTTP 429) ${after}`
+    case "TokenServerError":
+      return `metadata endpoint server error (HTTP ${error.status}) ${after}`
+    case "TokenTransportError":
+      return `metadata request ${error.reason === "Timeout" ? "timed out" : "failed"} ${after}: ${error.detail}`
+    case "TokenResponseInvalid":
+      return `invalid metadata response (HTTP ${error.status}, ${error.reason}): ${error.detail}`
+    default:
+      return error.message
+  }
+}
+
 /** @internal */
 export const discover = (
   client: HttpClient.HttpClient,
@@ -166,7 +191,7 @@ export const discover = (
           : new TokenError.TokenDiscoveryFailed({
             issuer,
             reason: "Unreachable",
-            detail: withAttempts(error, attempts).message,
+            detail: unreachable(error, attempts),
             attempts,
             retryAfter: "retryAfter" in error ? error.retryAfter : undefined
           })
@@ -234,7 +259,8 @@ export const endpointFromIssuer = (
       hasKey: options.assertion.key !== undefined,
       hasSecret: options.clientSecret !== undefined
     })
-    if (authMethod === undefined) {
+    const auth = authMethod === undefined ? undefined : clientAuthFor(authMethod, options)
+    if (auth === undefined) {
       const offered = metadata.token_endpoint_auth_methods_supported ?? ["client_secret_basic"]
       return Effect.fail(failed(
         options.issuer,
@@ -244,5 +270,5 @@ export const endpointFromIssuer = (
         } (set authMethod to override)`
       ))
     }
-    return Effect.succeed({ tokenUrl: new URL(metadata.token_endpoint), authMethod, issuer: options.issuer })
+    return Effect.succeed({ tokenUrl: new URL(metadata.token_endpoint), issuer: options.issuer, auth })
   })
