@@ -6,7 +6,13 @@
  * A new assertion, with a fresh random `jti`, is signed for every token request attempt, retries
  * included: servers such as oidc-provider reject a replayed `jti`.
  *
+ * Since 0.3.0 the assertions follow draft-ietf-oauth-rfc7523bis (written after the 2025 audience-injection
+ * advisories): the JOSE header carries `typ: client-authentication+jwt`, and `aud` is the authorization
+ * server's issuer identifier whenever it is known (`issuer` configured, hence checked against the discovered
+ * metadata). Set `audience: "token_endpoint"` for a server that still wants the token endpoint URL.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc7523#section-2.2
+ * @see https://datatracker.ietf.org/doc/draft-ietf-oauth-rfc7523bis/
  * @see https://openid.net/specs/openid-connect-core-1_0.html#ClientAuthentication
  * @since 0.1.0
  */
@@ -66,11 +72,21 @@ export interface Options {
   readonly lifetime?: Duration.DurationInput | undefined
   /**
    * The `aud` claim: `"issuer"` (the configured issuer), `"token_endpoint"` (the token endpoint URL,
-   * which Okta requires), or any other string as it is. Default: the issuer when `issuer` is
-   * configured, else the token endpoint URL.
+   * which Okta requires, and the audience before RFC 7523bis), or any other string as it is. Default:
+   * the issuer when `issuer` is configured (RFC 7523bis: the issuer identifier is the audience), else
+   * the token endpoint URL (no issuer is known).
    */
   readonly audience?: "issuer" | "token_endpoint" | (string & {}) | undefined
 }
+
+/**
+ * The JOSE header `typ` of the assertions oauth-cc signs.
+ *
+ * @see https://datatracker.ietf.org/doc/draft-ietf-oauth-rfc7523bis/
+ * @since 0.3.0
+ * @category constants
+ */
+export const assertionTyp: "client-authentication+jwt" = internal.assertionTyp
 
 /**
  * The `client_assertion_type` of a JWT assertion.

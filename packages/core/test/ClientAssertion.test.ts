@@ -78,7 +78,7 @@ describe("private_key_jwt (RFC 7523 §2.2)", () => {
       assert.strictEqual(form.get("client_assertion_type"), ClientAssertion.assertionType)
       assert.isNull(form.get("client_secret"))
       const { payload, protectedHeader } = yield* verify(jwt, ec.publicKey)
-      assert.deepStrictEqual(protectedHeader, { alg: "ES256", kid: "ec-1" })
+      assert.deepStrictEqual(protectedHeader, { alg: "ES256", typ: "client-authentication+jwt", kid: "ec-1" })
       assert.strictEqual(payload.iat, 0)
       assert.strictEqual(payload.nbf, 0)
       assert.strictEqual(payload.exp, 60)
@@ -159,7 +159,12 @@ describe("private_key_jwt (RFC 7523 §2.2)", () => {
       })
       yield* provider.get
       const { protectedHeader } = yield* verify(assertionOf(seen[0]!).jwt, ec.publicKey)
-      assert.deepStrictEqual(protectedHeader, { "x5t#S256": "thumb", alg: "ES256", kid: "ec-1" })
+      assert.deepStrictEqual(protectedHeader, {
+        "x5t#S256": "thumb",
+        alg: "ES256",
+        typ: "client-authentication+jwt",
+        kid: "ec-1"
+      })
     }))
 
   it.scoped("audience: token_endpoint, or a string of one's own", () =>

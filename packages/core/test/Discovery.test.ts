@@ -6,7 +6,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
-import { decodeJwt } from "jose"
+import { decodeJwt, decodeProtectedHeader } from "jose"
 import { generateKeyPairSync } from "node:crypto"
 import * as ClientCredentials from "../src/ClientCredentials.js"
 import * as Discovery from "../src/Discovery.js"
@@ -209,6 +209,21 @@ describe("TokenProvider with issuer", () => {
       const claims = decodeJwt(new URLSearchParams(seen[1]!.body).get("client_assertion")!)
       assert.strictEqual(claims.aud, issuer)
       assert.strictEqual(seen[1]!.url, tokenUrl)
+    }))
+
+  it.scoped("RFC 7523bis: typ client-authentication+jwt, aud the issuer; audience token_endpoint keeps the URL", () =>
+    Effect.gen(function*() {
+      const { privateKey } = generateKeyPairSync("ec", { namedCurve: "P-256" })
+      for (const [audience, expected] of [[undefined, issuer], ["issuer", issuer], ["token_endpoint", tokenUrl]]) {
+        const { provider, seen } = yield* provide(
+          { issuer, clientId: "client-1", clientAssertion: { key: privateKey, audience } },
+          server(rfc8414)
+        )
+        yield* provider.get
+        const jwt = new URLSearchParams(seen[1]!.body).get("client_assertion")!
+        assert.strictEqual(decodeJwt(jwt).aud, expected, String(audience))
+        assert.strictEqual(decodeProtectedHeader(jwt).typ, "client-authentication+jwt")
+      }
     }))
 
   it.scoped("an explicit authMethod is kept whatever the server lists", () =>

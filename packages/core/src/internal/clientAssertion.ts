@@ -9,6 +9,14 @@ import { describe, type PrivateKey } from "./privateKey.js"
 /** @internal */
 export const assertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
+/**
+ * The JOSE `typ` of the assertions we sign (draft-ietf-oauth-rfc7523bis): it tells a server's JWT validation that
+ * this token is a client authentication assertion, so no other JWT the client signs can be replayed as one.
+ *
+ * @internal
+ */
+export const assertionTyp = "client-authentication+jwt"
+
 /** @internal */
 export const algorithms: ReadonlyArray<ClientAssertion.Algorithm> = ["ES256", "RS256", "PS256", "EdDSA"]
 
@@ -24,8 +32,9 @@ export interface Signer {
 const reservedHeader = new Set(["alg", "kid", "typ", "crit", "b64"])
 
 /**
- * A client assertion (RFC 7523 §3, OIDC Core §9): `iss` = `sub` = the client id, `aud`, `iat` and
- * `nbf` now (from `Clock`), `exp` after the lifetime, and a fresh random `jti`.
+ * A client assertion (RFC 7523 §3, OIDC Core §9, draft-ietf-oauth-rfc7523bis): `iss` = `sub` = the client id,
+ * `aud`, `iat` and `nbf` now (from `Clock`), `exp` after the lifetime, a fresh random `jti`, and the JOSE header
+ * `typ: client-authentication+jwt`.
  *
  * @internal
  */
@@ -34,7 +43,12 @@ export const sign = (signer: Signer, clientId: string, audience: string): Effect
     const iat = Math.floor(now / 1000)
     const header = Object.fromEntries(Object.entries(signer.header).filter(([name]) => !reservedHeader.has(name)))
     const jwt = new SignJWT({ jti: crypto.randomUUID() })
-      .setProtectedHeader({ ...header, alg: signer.alg, ...(signer.kid === undefined ? {} : { kid: signer.kid }) })
+      .setProtectedHeader({
+        ...header,
+        alg: signer.alg,
+        typ: assertionTyp,
+        ...(signer.kid === undefined ? {} : { kid: signer.kid })
+      })
       .setIssuer(clientId)
       .setSubject(clientId)
       .setAudience(audience)
@@ -58,7 +72,9 @@ export const lifetimeSeconds = (lifetime: Duration.DurationInput | undefined): n
 
 /**
  * The `aud` of a client assertion (`ClientAssertion.Options.audience`): `"token_endpoint"` the token endpoint URL;
- * `"issuer"` or unset the issuer when it is known, else the token endpoint URL; any other string as it is.
+ * `"issuer"` or unset the issuer when it is known (configured, and checked against the discovered metadata),
+ * else the token endpoint URL; any other string as it is. RFC 7523bis makes the issuer the one audience: an
+ * assertion whose `aud` is an endpoint URL can be redirected to another server that lists that URL.
  *
  * @internal
  */
