@@ -8,7 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import { inspect } from "node:util"
 import * as AuthorizedHttpClient from "../src/AuthorizedHttpClient.js"
-import * as internal from "../src/internal/authorizedHttpClient.js"
+import { makeRefusalBudget } from "../src/internal/tokenRefusals.js"
 import * as TokenProvider from "../src/TokenProvider.js"
 import { baseOptions, fakeClient, type Reply, type Seen, tokenBody } from "./utils.js"
 
@@ -246,7 +246,7 @@ describe("AuthorizedHttpClient", () => {
   })
 
   it("the refusal budget: one drop per window, doubling in a row up to 30 s, starting over after a quiet window", () => {
-    const budget = internal.makeRefusalBudget()
+    const budget = makeRefusalBudget()
     const taken = [0, 500, 999, 1000, 2999, 3000, 6999, 7000, 40_000, 40_999, 41_000].filter(budget.take)
     // windows: 1 s from 0, 2 s from 1000, 4 s from 3000, 8 s from 7000; 40,000 is past 2 × 8 s: 1 s again
     assert.deepStrictEqual(taken, [0, 1000, 3000, 7000, 40_000, 41_000])

@@ -3,10 +3,8 @@ import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
-import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Predicate from "effect/Predicate"
 import * as Stream from "effect/Stream"
@@ -15,8 +13,10 @@ import type * as AuthorizedHttpClient from "../AuthorizedHttpClient.js"
 import * as DPoP from "../DPoP.js"
 import type * as TokenError from "../TokenError.js"
 import * as TokenProvider from "../TokenProvider.js"
+import { errorWithCallerRequest, innerOf, withCallerRequest } from "./callerResponse.js"
 import { isLoopback } from "./clientCredentials.js"
 import * as Monotonic from "./monotonic.js"
+import { insufficientScope, makeAcceptedTokens, makeRefusalBudget } from "./tokenRefusals.js"
 
 /** A request can be sent again when its body is in memory. @internal */
 export const isReplayable = (request: HttpClientRequest.HttpClientRequest): boolean => {
@@ -31,107 +31,6 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
     case "Stream":
       return false
   }
-}
-
-/** The inner response of each `CallerResponse`: out of reach of enumeration and of any rendering. */
-const innerResponses = new WeakMap<object, HttpClientResponse.HttpClientResponse>()
-
-const innerOf = (self: object): HttpClientResponse.HttpClientResponse =>
-  innerResponses.get(self) ?? (self as HttpClientResponse.HttpClientResponse)
-
-/**
- * The response as the caller sees it: `request` is the caller's own request, not the one that carried
- * the token (@effect/platform renders a request's headers, `Authorization` included, in `inspect` and
- * `JSON.stringify` of responses and errors). Everything else is the response itself, which is held in a
- * module `WeakMap`, never in a field: `util.inspect` with `showHidden`, without `customInspect`, or of
- * `{ ...response }` finds nothing that leads to the authorized request.
- */
-class CallerResponse implements HttpClientResponse.HttpClientResponse {
-  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
-  readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
-  constructor(
-    response: HttpClientResponse.HttpClientResponse,
-    readonly request: HttpClientRequest.HttpClientRequest
-  ) {
-    innerResponses.set(this, response)
-  }
-  get status() {
-    return innerOf(this).status
-  }
-  get headers() {
-    return innerOf(this).headers
-  }
-  get cookies() {
-    return innerOf(this).cookies
-  }
-  get remoteAddress() {
-    return innerOf(this).remoteAddress
-  }
-  // The body readers of the inner response build their errors from the request that carried the token:
-  // each error is rebuilt around the caller's request (and this response).
-  get formData() {
-    return Effect.mapError(innerOf(this).formData, (error) => callerError(this, error))
-  }
-  get text() {
-    return Effect.mapError(innerOf(this).text, (error) => callerError(this, error))
-  }
-  get json() {
-    return Effect.mapError(innerOf(this).json, (error) => callerError(this, error))
-  }
-  get urlParamsBody() {
-    return Effect.mapError(innerOf(this).urlParamsBody, (error) => callerError(this, error))
-  }
-  get arrayBuffer() {
-    return Effect.mapError(innerOf(this).arrayBuffer, (error) => callerError(this, error))
-  }
-  get stream() {
-    return Stream.mapError(innerOf(this).stream, (error) => callerError(this, error))
-  }
-  toJSON(): unknown {
-    const json = innerOf(this).toJSON()
-    return { ...(typeof json === "object" && json !== null ? json : {}), request: this.request.toJSON() }
-  }
-  toString(): string {
-    return Inspectable.format(this.toJSON())
-  }
-  [Inspectable.NodeInspectSymbol](): unknown {
-    return this.toJSON()
-  }
-}
-
-const callerError = (self: CallerResponse, error: HttpClientError.ResponseError): HttpClientError.ResponseError =>
-  new HttpClientError.ResponseError({
-    request: self.request,
-    response: self,
-    reason: error.reason,
-    cause: error.cause,
-    ...(error.description === undefined ? {} : { description: error.description })
-  })
-
-/** @internal */
-export const withCallerRequest = (
-  response: HttpClientResponse.HttpClientResponse,
-  request: HttpClientRequest.HttpClientRequest
-): HttpClientResponse.HttpClientResponse => new CallerResponse(response, request)
-
-/** The same for errors: an `HttpClientError` never carries the authorized request. @internal */
-export const errorWithCallerRequest = <E>(error: E, request: HttpClientRequest.HttpClientRequest): E => {
-  if (!HttpClientError.isHttpClientError(error)) return error
-  if (error._tag === "RequestError") {
-    return new HttpClientError.RequestError({
-      request,
-      reason: error.reason,
-      cause: error.cause,
-      ...(error.description === undefined ? {} : { description: error.description })
-    }) as E
-  }
-  return new HttpClientError.ResponseError({
-    request,
-    response: withCallerRequest(error.response, request),
-    reason: error.reason,
-    cause: error.cause,
-    ...(error.description === undefined ? {} : { description: error.description })
-  }) as E
 }
 
 /**
@@ -161,88 +60,11 @@ export const insecureRefusal = (request: HttpClientRequest.HttpClientRequest): H
       "use https, or set allowInsecureHttp"
   })
 
-/**
- * RFC 6750 §3.1: `insufficient_scope` means the token is fine but lacks a scope; a fresh token for the
- * same parameters would be refused the same way. Read from the `error` auth-param of a `Bearer` or `DPoP`
- * challenge (RFC 9110 §11.6.1: quoted strings with their escapes), never from inside another parameter's value.
- *
- * @internal
- */
-export const insufficientScope = (headers: { readonly [name: string]: string | undefined }): boolean => {
-  const challenge = headers["www-authenticate"]
-  if (challenge === undefined) return false
-  return DPoP.parseChallenges(challenge).some((c) => {
-    const scheme = c.scheme.toLowerCase()
-    return (scheme === "bearer" || scheme === "dpop") && c.params.error?.toLowerCase() === "insufficient_scope"
-  })
-}
-
-/** How many resource origins the authorized client remembers an accepted token for. @internal */
-export const acceptedOrigins = 64
-
-/**
- * Per resource origin: the last token it accepted (answered with something other than 401), and whether a
- * fresh token fetched after one of its 401s was refused too. Bounded: past `acceptedOrigins` origins the least
- * recently used is forgotten.
- *
- * @internal
- */
-export const makeAcceptedTokens = (capacity = acceptedOrigins) => {
-  const entries = new Map<string, { token: AccessToken.AccessToken | undefined; refusesFresh: boolean }>()
-  const entry = (origin: string) => {
-    let found = entries.get(origin)
-    if (found !== undefined) entries.delete(origin)
-    else found = { token: undefined, refusesFresh: false }
-    entries.set(origin, found)
-    if (entries.size > capacity) entries.delete(entries.keys().next().value!)
-    return found
-  }
-  return {
-    accept: (origin: string, token: AccessToken.AccessToken) => {
-      entry(origin).token = token
-    },
-    /** `origin` accepted `token` before and it is not known to refuse every fresh token. */
-    revoked: (origin: string, token: AccessToken.AccessToken): boolean => {
-      const found = entries.get(origin)
-      return found !== undefined && !found.refusesFresh && found.token !== undefined &&
-        AccessToken.isSameValue(found.token, token)
-    },
-    /** A replay with a fresh token after a 401 was refused again (`true`) or answered (`false`). */
-    replayed: (origin: string, refusedAgain: boolean) => {
-      entry(origin).refusesFresh = refusedAgain
-    },
-    size: () => entries.size
-  }
-}
-
 const originOfUrl = (url: string): string => {
   try {
     return new URL(url).origin
   } catch {
     return ""
-  }
-}
-
-/** The first refusal window, and the longest: each drop in a row doubles it. @internal */
-export const refusalWindowMillis = { first: 1_000, max: 30_000 } as const
-
-/**
- * Drops of never-accepted tokens: at most one per window; the window doubles with each drop in a row
- * (1 s, 2 s, 4 s, … 30 s) and starts over after a quiet window. Synchronous: no fiber interleaves.
- *
- * @internal
- */
-export const makeRefusalBudget = () => {
-  let last: { readonly at: number; readonly window: number } | undefined
-  return {
-    take: (now: number): boolean => {
-      if (last !== undefined && now < last.at + last.window) return false
-      const window = last !== undefined && now < last.at + 2 * last.window
-        ? Math.min(2 * last.window, refusalWindowMillis.max)
-        : refusalWindowMillis.first
-      last = { at: now, window }
-      return true
-    }
   }
 }
 
