@@ -1,4 +1,5 @@
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
 import { assert, describe, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
@@ -121,6 +122,27 @@ describe("TokenProvider with issuer", () => {
       yield* TestClock.adjust("1 millis")
       yield* Fiber.join(fiber)
       assert.deepStrictEqual(urls(seen), [`GET ${rfc8414}`, `GET ${rfc8414}`, `POST ${tokenUrl}`])
+    }))
+
+  it.scoped("a failed metadata request is worded as a metadata request, never as a token request", () =>
+    Effect.gen(function*() {
+      const { provider } = yield* provide(
+        { ...secretOptions, retry: { maxAttempts: 1 } },
+        server(rfc8414, { status: 503 })
+      )
+      const unavailable = yield* Effect.flip(provider.get)
+      assert.include(unavailable.message, "metadata endpoint server error (HTTP 503) after 1 attempt")
+      assert.notInclude(unavailable.message, "token endpoint")
+      const refused = HttpClient.make((request) =>
+        Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause: new Error("refused") }))
+      )
+      const unreachable = yield* TokenProvider.make({ ...secretOptions, retry: { maxAttempts: 1 } }).pipe(
+        Effect.provideService(HttpClient.HttpClient, refused),
+        Effect.flatMap((provider) => Effect.flip(provider.get))
+      )
+      assert.strictEqual(unreachable._tag, "TokenDiscoveryFailed")
+      assert.include(unreachable.message, "metadata request failed after 1 attempt: Transport: refused")
+      assert.notInclude(unreachable.message, "token request")
     }))
 
   it.scoped("a failed discovery is not kept: the next fetch after the cooldown tries again", () =>

@@ -1,11 +1,10 @@
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
-import type * as ClientAssertion from "../ClientAssertion.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
 import type * as DPoP from "../DPoP.js"
 import { lifetimeSeconds } from "./clientAssertion.js"
-import { clientAuthFor } from "./clientAuth.js"
+import { clientAuthFor, type ClientAuthOptions } from "./clientAuth.js"
 import {
   assertionKey,
   defaultAuthMethod,
@@ -15,7 +14,7 @@ import {
   splitList,
   validate
 } from "./clientCredentials.js"
-import { jwkMember, type PrivateKey } from "./privateKey.js"
+import { jwkMember } from "./privateKey.js"
 import type { Endpoint } from "./tokenEndpoint.js"
 
 /** @internal */
@@ -37,14 +36,7 @@ export interface Resolved {
   readonly clientSecret: Redacted.Redacted<string> | undefined
   /** The method; `undefined` when it is chosen from the issuer's metadata. */
   readonly authMethod: ClientCredentials.AuthMethod | undefined
-  readonly assertion: {
-    readonly key: PrivateKey | undefined
-    readonly alg: ClientAssertion.Algorithm | undefined
-    readonly kid: string | undefined
-    readonly header: Readonly<Record<string, string>>
-    readonly lifetimeSeconds: number
-    readonly audience: string | undefined
-  }
+  readonly assertion: ClientAuthOptions["assertion"]
   readonly allowInsecureHttp: boolean
   /** DPoP: the key options (imported by `TokenProvider.make`), with the algorithm settled. */
   readonly dpop: { readonly options: DPoP.Options; readonly allowBearer: boolean } | undefined
