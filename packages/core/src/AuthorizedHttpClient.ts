@@ -53,7 +53,7 @@ export interface Options {
    * Send the token over plain `http:` to hosts that are not loopback. Off by default: a request to such
    * a URL fails with a `RequestError` (`InvalidUrl`) before anything is sent, and before a token is
    * fetched when the URL is absolute (RFC 6750 §5.3: bearer tokens only over TLS). Loopback
-   * (127.0.0.0/8, `[::1]`, `localhost` and `*.localhost`) is always allowed. Default: false.
+   * (127.0.0.0/8, `[::1]`, `localhost`) is always allowed; `*.localhost` is not (Node resolves it through DNS). Default: false.
    *
    * @see https://www.rfc-editor.org/rfc/rfc6750#section-5.3
    * @since 0.2.0

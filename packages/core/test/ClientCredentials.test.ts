@@ -81,6 +81,8 @@ describe("ClientCredentials.config", () => {
     ["a missing token URL", { OAUTH_CLIENT_ID: "svc", OAUTH_CLIENT_SECRET: "x" }, "TOKEN_URL"],
     ["a malformed URL", { ...good, OAUTH_TOKEN_URL: "not a url" }, "not a valid absolute URL"],
     ["http on a public host", { ...good, OAUTH_TOKEN_URL: "http://auth.example.test/token" }, "must use https"],
+    // resolved through DNS by Node, which may answer with any address: not loopback
+    ["http on a *.localhost name", { ...good, OAUTH_TOKEN_URL: "http://evil.localhost/token" }, "must use https"],
     ["ftp", { ...good, OAUTH_TOKEN_URL: "ftp://auth.example.test/token" }, "must use https"],
     ["credentials in the URL", { ...good, OAUTH_TOKEN_URL: "https://u:p@auth.example.test/token" }, "credentials"],
     ["an empty client id", { ...good, OAUTH_CLIENT_ID: " " }, "must not be empty"],

@@ -35,7 +35,7 @@ export const isReplayable = (request: HttpClientRequest.HttpClientRequest): bool
 
 /**
  * Whether a bearer token may go to `url` (RFC 6750 §5.3): `https:`, or `http:` on a loopback host
- * (127.0.0.0/8, `[::1]`, `localhost` and its subdomains, as for the token endpoint). A relative URL is judged once the client has made it absolute.
+ * (127.0.0.0/8, `[::1]`, `localhost`, as for the token endpoint; not `*.localhost`, which Node resolves through DNS). A relative URL is judged once the client has made it absolute.
  *
  * @internal
  */

@@ -40,7 +40,7 @@ const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"])
 
 /** @internal */
 export const isLoopback = (url: URL): boolean =>
-  loopbackHosts.has(url.hostname) || url.hostname.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(url.hostname)
+  loopbackHosts.has(url.hostname) || /^127(\.\d{1,3}){3}$/.test(url.hostname)
 
 const invalid = (path: string, message: string) => Either.left(ConfigError.InvalidData([path], message))
 
