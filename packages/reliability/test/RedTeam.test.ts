@@ -359,7 +359,18 @@ describe("#5 the secret echoed back in any decodable form is masked", () => {
       "the secret percent-encoded, lower-case hex",
       encodeURIComponent(secret).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase())
     ],
-    ["the secret form-encoded, in lower case", form(secret).toLowerCase()]
+    ["the secret form-encoded, in lower case", form(secret).toLowerCase()],
+    ["the secret form-decoded (+ read as a space)", secret.replace(/\+/g, " ")],
+    ["the secret JSON-escaped with \\/ (PHP)", secret.replace(/\//g, "\\/")],
+    [
+      "the secret with \\uXXXX escapes",
+      Array.from(secret, (c) => /[A-Za-z0-9]/.test(c) ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
+        .join("")
+    ],
+    [
+      "the secret as HTML character references",
+      Array.from(secret, (c) => /[A-Za-z0-9]/.test(c) ? c : `&#x${c.charCodeAt(0).toString(16)};`).join("")
+    ]
   ]
   for (const [name, echoed] of echoes) {
     it.scopedLive(`${name}: not in the message, String, JSON or logs`, () =>
