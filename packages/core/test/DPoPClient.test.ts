@@ -232,7 +232,12 @@ describe("OAUTH_DPOP_KEY", () => {
         [{ OAUTH_DPOP_KEY: pss }, "OAUTH_DPOP_KEY"],
         [{ OAUTH_DPOP_KEY: pem, OAUTH_DPOP_ALG: "EdDSA" }, "OAUTH_DPOP_ALG"],
         [{ OAUTH_DPOP_KEY: pem, OAUTH_DPOP_ALG: "HS256" }, "OAUTH_DPOP_ALG"],
-        [{ OAUTH_DPOP_ALG: "ES256" }, "OAUTH_DPOP_KEY"]
+        [{ OAUTH_DPOP_ALG: "ES256" }, "OAUTH_DPOP_KEY"],
+        // members that error messages name are shown only when they look like the names they should be
+        [{ OAUTH_DPOP_KEY: JSON.stringify({ ...jwkA, alg: `${canarySecret}-in-alg` }) }, "OAUTH_DPOP_KEY"],
+        [{ OAUTH_DPOP_KEY: JSON.stringify({ ...jwkA, crv: `${canarySecret}-in-crv` }) }, "OAUTH_DPOP_KEY"],
+        [{ OAUTH_DPOP_KEY: JSON.stringify({ ...jwkA, kty: `${canarySecret}-in-kty` }) }, "OAUTH_DPOP_KEY"],
+        [{ OAUTH_DPOP_KEY: JSON.stringify({ ...jwkA, kty: "__proto__" }) }, "OAUTH_DPOP_KEY"]
       ]
       for (const [env, variable] of cases) {
         const result = yield* read({ OAUTH_CLIENT_SECRET: "x", ...env })

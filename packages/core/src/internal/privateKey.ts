@@ -243,6 +243,13 @@ const readPem = (text: string): PrivateKey => {
   return { type, namedCurve, modulusLength, signingKey: importing((alg) => importPKCS8(pem, alg)) }
 }
 
+/**
+ * A key member (`alg`, `kty`, `crv`) as an error message may show it: the short names those members have, else
+ * a placeholder. A value of any other shape may be key material pasted in the wrong member.
+ */
+const shown = (value: unknown): string =>
+  typeof value === "string" && /^[A-Za-z0-9+-]{1,16}$/.test(value) ? value : "an unrecognised value"
+
 const readJwk = (jwk: JWK): PrivateKey => {
   const signingKey = importing((alg) => importJWK({ ...jwk, alg }, alg) as Promise<CryptoKey>)
   switch (jwk.kty) {
@@ -355,7 +362,7 @@ export const algorithmFor = (
   let fits: ReadonlyArray<ClientAssertion.Algorithm>
   switch (type) {
     case "ec":
-      if (key.namedCurve !== "P-256") return Either.left(`is an EC key on ${key.namedCurve}; ES256 needs P-256`)
+      if (key.namedCurve !== "P-256") return Either.left(`is an EC key on ${shown(key.namedCurve)}; ES256 needs P-256`)
       fits = ["ES256"]
       break
     case "rsa":
@@ -367,11 +374,11 @@ export const algorithmFor = (
       fits = ["EdDSA"]
       break
     default:
-      return Either.left(`is a ${type} key; use P-256, RSA (2048 bits or more) or Ed25519`)
+      return Either.left(`is a key of type ${shown(type)}; use P-256, RSA (2048 bits or more) or Ed25519`)
   }
   if (key.only !== undefined) fits = fits.filter((alg) => alg === key.only)
   if (requested === undefined) return Either.right(fits[0]!)
   return fits.includes(requested as ClientAssertion.Algorithm)
     ? Either.right(requested as ClientAssertion.Algorithm)
-    : Either.left(`${requested} does not fit a ${type} key (use ${fits.join(" or ")})`)
+    : Either.left(`the algorithm ${shown(requested)} does not fit a key of type ${type} (use ${fits.join(" or ")})`)
 }
