@@ -31,7 +31,7 @@ import * as NodeTransport from "../NodeTransport.js"
 import { defaultDir, deriveKeys, makeFileStore } from "./cliCache.js"
 import * as Completion from "./cliCompletion.js"
 import { withPlainConsole } from "./cliConsole.js"
-import { proxyDecision, tlsCheck } from "./cliDoctor.js"
+import { proxyDecision, shownUrl, tlsCheck } from "./cliDoctor.js"
 import {
   CliError,
   DoctorFailed,
@@ -345,11 +345,17 @@ interface Session {
   readonly tls: NodeTransport.TlsOptions | undefined
 }
 
-/** Every token the provider hands out joins the mask: a resource may echo it. */
-const maskingTokens = (provider: TokenProvider.Service, mask: Mask): TokenProvider.Service => {
+/**
+ * Every token the provider hands out joins the mask: a resource may echo it. The rest of the service (its
+ * `dpop` proofer above all: without it a DPoP token would go out with no proof) is kept as it is.
+ *
+ * @internal
+ */
+export const maskingTokens = (provider: TokenProvider.Service, mask: Mask): TokenProvider.Service => {
   const seen = <E>(get: Effect.Effect<AccessToken.AccessToken, E>) =>
     Effect.tap(get, (token) => Effect.sync(() => mask.addToken(token.value)))
   return {
+    ...provider,
     get: seen(provider.get),
     getFor: (params) => seen(provider.getFor(params)),
     refresh: seen(provider.refresh),
@@ -365,10 +371,11 @@ const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.Con
     const assertionKey = Option.isSome(s.clientAssertionKeyFile)
       ? Option.some(yield* readText(s.clientAssertionKeyFile.value, "--client-assertion-key-file"))
       : Option.none()
+    // check: a DPoP key that Web Crypto refuses is a configuration error (exit 2), not a defect of make
     const credentials = yield* Effect.withConfigProvider(
       ClientCredentials.config(),
       providerOf(s, secret, assertionKey)
-    )
+    ).pipe(Effect.flatMap(ClientCredentials.check))
     if (credentials.clientSecret !== undefined) mask.addSecret(credentials.clientSecret, credentials.clientId)
     const tls = yield* tlsOf(s)
     const [grant, transport] = yield* split({ ...credentials, ...(tls === undefined ? {} : { tls }) })
@@ -413,7 +420,9 @@ const tokenCommand = Command.make(
       }
       process.stdout.write(`${JSON.stringify(json)}\n`)
     }).pipe((body) => runWith(s, body))
-).pipe(Command.withDescription("Print an access token, e.g. curl -H \"Authorization: Bearer $(oauth-cc token)\" …"))
+).pipe(Command.withDescription(
+  "Print an access token, e.g. curl -H \"Authorization: Bearer $(oauth-cc token)\" … (with OAUTH_DPOP_KEY the token is DPoP-bound: use oauth-cc request)"
+))
 
 const parseHeader = (header: string): Effect.Effect<readonly [string, string], CliError> => {
   const colon = header.indexOf(":")
@@ -425,9 +434,14 @@ const parseHeader = (header: string): Effect.Effect<readonly [string, string], C
 
 const loopbackHosts = new Set(["localhost", "127.0.0.1", "[::1]", "::1"])
 
-/** The hosts where `http:` stays on the machine (the same rule as core's token URL check). @internal */
+/**
+ * The hosts where `http:` stays on the machine (the same rule as core's token URL check). Not `*.localhost`:
+ * Node resolves those names through DNS, which may answer with any address.
+ *
+ * @internal
+ */
 export const isLoopback = (url: URL): boolean =>
-  loopbackHosts.has(url.hostname) || url.hostname.endsWith(".localhost") || /^127(\.\d{1,3}){3}$/.test(url.hostname)
+  loopbackHosts.has(url.hostname) || /^127(\.\d{1,3}){3}$/.test(url.hostname)
 
 const contentTypeOf = (text: string) => {
   try {
@@ -588,10 +602,13 @@ const doctorCommand = Command.make(
         label: "configuration",
         ok: true,
         detail: [
-          grant.tokenUrl !== undefined ? `token endpoint ${String(grant.tokenUrl)}` : `issuer ${String(grant.issuer)}`,
+          grant.tokenUrl !== undefined
+            ? `token endpoint ${shownUrl(grant.tokenUrl)}`
+            : `issuer ${shownUrl(String(grant.issuer))}`,
           `client ${grant.clientId}`,
           grant.clientSecret !== undefined ? `secret set (${secretSource}, not shown)` : "no secret",
           grant.clientAssertion?.key !== undefined ? "assertion key set" : undefined,
+          grant.dpop !== undefined ? "DPoP key set (tokens are DPoP-bound)" : undefined,
           grant.scope !== undefined ? `scope "${[grant.scope].flat().join(" ")}"` : undefined
         ].filter((part) => part !== undefined).join(", "),
         code: ExitCode.Usage
@@ -610,7 +627,7 @@ const doctorCommand = Command.make(
           yield* print({
             label: "discovery",
             ok: true,
-            detail: `token_endpoint ${metadata.right.token_endpoint}, auth methods ${
+            detail: `token_endpoint ${shownUrl(metadata.right.token_endpoint)}, auth methods ${
               supported === undefined ? "not listed" : supported.join(" ")
             }`,
             code: ExitCode.DiscoveryFailed

@@ -110,3 +110,26 @@ export const tlsCheck = (
       socket.destroy()
     })
   })
+
+/**
+ * A URL as doctor prints it (core's `url.full` rule): no credentials or fragment, and each query parameter
+ * keeps its name while its value becomes `REDACTED` (a query may carry a signature or a key). Text that is
+ * not a URL is not printed.
+ *
+ * @internal
+ */
+export const shownUrl = (url: URL | string): string => {
+  let copy: URL
+  try {
+    copy = new URL(String(url))
+  } catch {
+    return "(not a valid URL)"
+  }
+  copy.username = ""
+  copy.password = ""
+  copy.hash = ""
+  if (copy.search !== "") {
+    copy.search = Array.from(copy.searchParams.keys(), (key) => `${encodeURIComponent(key)}=REDACTED`).join("&")
+  }
+  return copy.href
+}
