@@ -1,10 +1,13 @@
 /**
  * The opt-in token cache of `oauth-cc`: one token request for many commands while the token is valid, keyed
  * like `getFor` (another scope or client is another entry), expiry and skew honoured, files 0600 in a 0700
- * directory holding neither the token nor the secret in clear, and a tampered or foreign file ignored.
+ * directory holding neither the token nor the secret in clear, and a tampered or foreign file ignored; a planted
+ * FIFO, symlink or huge file is never read (nor blocks), and a symlinked directory is neither used nor chmod-ed.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as childProcess from "node:child_process"
+import { closeSync, constants as fsConstants, openSync as openSyncFs } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
@@ -142,5 +145,68 @@ describe("oauth-cc token cache", { timeout: 60_000 }, () => {
       assert.strictEqual(run.code, 2)
       assert.include(run.stderr, "OAUTH_CC_CACHE_KEY")
       assert.deepStrictEqual(issued, [])
+    }))
+
+  it.scopedLive("a FIFO, a symlink to /dev/zero or a 10 MB file in place of the cache file: ignored at once", () =>
+    Effect.gen(function*() {
+      const { cacheDir, env, files, issued, token } = yield* setup(300)
+      const withKey = { OAUTH_CC_CACHE_KEY: cacheKey }
+      yield* token(["--cache"], withKey)
+      const [name] = yield* files
+      const file = path.join(cacheDir, name!)
+      const plants: ReadonlyArray<readonly [string, () => void]> = [
+        ["a FIFO", () => childProcess.execFileSync("mkfifo", [file])],
+        ["a symlink to /dev/zero", () => childProcess.execFileSync("ln", ["-s", "/dev/zero", file])],
+        ["a 10 MB file", () => childProcess.execFileSync("truncate", ["-s", "10M", file])]
+      ]
+      for (const [what, plant] of plants) {
+        yield* Effect.promise(() => fs.rm(file, { force: true }))
+        plant()
+        const before = issued.length
+        const start = Date.now()
+        // disconnected: a read that blocks would not let the timeout end the test; the finalizer unblocks it
+        const run = yield* runCliInProcess(["token", "--cache", "--timeout", "3"], { ...env, ...withKey }).pipe(
+          Effect.disconnect,
+          Effect.timeout("6 seconds"),
+          Effect.option,
+          Effect.ensuring(Effect.sync(() => {
+            try {
+              closeSync(openSyncFs(file, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK))
+            } catch {
+              // not a FIFO any more, or no reader: nothing to unblock
+            }
+          }))
+        )
+        assert.isTrue(run._tag === "Some", `${what}: the command did not end`)
+        assert.strictEqual(run._tag === "Some" ? run.value.code : -1, 0, what)
+        assert.isBelow(Date.now() - start, 3_000, what)
+        assert.strictEqual(issued.length, before + 1, `${what}: counted as absent, the token fetched again`)
+        // and replaced by a sealed file that works
+        assert.isTrue((yield* Effect.promise(() => fs.lstat(file))).isFile(), what)
+        assert.strictEqual(yield* token(["--cache"], withKey), issued.at(-1))
+      }
+    }))
+
+  it.scopedLive("a cache directory that is a symlink is neither used nor chmod-ed; -v says why", () =>
+    Effect.gen(function*() {
+      const { cacheDir, env, issued, token } = yield* setup(300)
+      const target = `${cacheDir}-target`
+      yield* Effect.promise(async () => {
+        await fs.mkdir(target, { mode: 0o755 })
+        await fs.chmod(target, 0o755)
+        await fs.symlink(target, cacheDir)
+      })
+      const withKey = { OAUTH_CC_CACHE_KEY: cacheKey }
+      yield* token(["--cache"], withKey)
+      yield* token(["--cache"], withKey)
+      assert.strictEqual(issued.length, 2, "no cache through the symlink")
+      assert.strictEqual((yield* Effect.promise(() => fs.stat(target))).mode & 0o777, 0o755)
+      assert.deepStrictEqual(yield* Effect.promise(() => fs.readdir(target)), [])
+      const verbose = yield* runCliInProcess(["token", "--cache", "-v"], { ...env, ...withKey })
+      assert.strictEqual(verbose.code, 0)
+      assert.include(verbose.stderr, "token cache skipped")
+      assert.include(verbose.stderr, "symlink", verbose.stderr)
+      const quiet = yield* runCliInProcess(["token", "--cache"], { ...env, ...withKey })
+      assert.strictEqual(quiet.stderr, "")
     }))
 })

@@ -6,6 +6,7 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Crypto from "node:crypto"
+import { constants as fsConstants } from "node:fs"
 import * as fs from "node:fs/promises"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -109,17 +110,97 @@ const seal = (keys: CacheKeys, name: string, key: string, token: AccessToken.Acc
   })
 }
 
+/** The largest cache file read: a sealed token is a few KB; anything bigger was not written by us. @internal */
+export const maxCacheFileBytes = 64 * 1024
+
+const { O_DIRECTORY, O_NOFOLLOW, O_NONBLOCK, O_RDONLY } = fsConstants
+
+/**
+ * Why the cache directory cannot be used, or undefined when it is a directory of ours (not a symlink, owned by
+ * the user). Opened with O_NOFOLLOW and checked on the open handle, then `fix` runs on that same handle (the
+ * chmod to 0700 never goes through a symlink to someone else's directory).
+ */
+const checkedDir = async (
+  dir: string,
+  fix?: (handle: fs.FileHandle) => Promise<void>
+): Promise<string | undefined> => {
+  let handle: fs.FileHandle
+  try {
+    handle = await fs.open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code
+    if (code !== "ELOOP" && code !== "ENOTDIR") return `cannot open it (${code})`
+    // O_NOFOLLOW with O_DIRECTORY refuses a symlink with either code: lstat says which it was
+    const link = await fs.lstat(dir).then((stat) => stat.isSymbolicLink(), () => false)
+    return link ? "it is a symlink" : "it is not a directory"
+  }
+  try {
+    const stat = await handle.stat()
+    if (!stat.isDirectory()) return "it is not a directory"
+    const uid = process.getuid?.()
+    if (uid !== undefined && stat.uid !== uid) return "it is not owned by the user"
+    if (fix !== undefined) await fix(handle)
+    return undefined
+  } finally {
+    await handle.close()
+  }
+}
+
+/**
+ * A cache file's text, or undefined: opened without following a symlink and without blocking (a FIFO),
+ * read only when it is a regular file of at most `maxCacheFileBytes`, and never more than that.
+ *
+ * @internal
+ */
+export const readCacheFile = async (file: string): Promise<string | undefined> => {
+  let handle: fs.FileHandle
+  try {
+    handle = await fs.open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK)
+  } catch {
+    return undefined
+  }
+  try {
+    const stat = await handle.stat()
+    if (!stat.isFile() || stat.size > maxCacheFileBytes) return undefined
+    const buffer = Buffer.alloc(maxCacheFileBytes + 1)
+    let length = 0
+    while (length < buffer.length) {
+      const { bytesRead } = await handle.read(buffer, length, buffer.length - length, length)
+      if (bytesRead === 0) break
+      length += bytesRead
+    }
+    return length > maxCacheFileBytes ? undefined : buffer.subarray(0, length).toString("utf8")
+  } catch {
+    return undefined
+  } finally {
+    await handle.close().catch(() => undefined)
+  }
+}
+
+/** Skipping the cache is said on stderr under `-v` only: the command works without it. */
+const skipped = (dir: string, why: string) =>
+  Effect.logDebug(`oauth-cc: token cache skipped: the cache directory ${dir} is unsafe (${why})`)
+
 /**
  * An encrypted file `TokenStore` in `dir`. Failing to read or write the cache never fails a command: it only
- * costs a token request.
+ * costs a token request. Files are read with `readCacheFile`; a directory that is a symlink, not a directory
+ * or not the user's is neither read nor written (nor chmod-ed), which `-v` reports.
  *
  * @internal
  */
 export const makeFileStore = (dir: string, keys: CacheKeys): TokenStore.Service => {
   const read = (key: string) => {
     const { file, name } = fileOf(dir, keys, key)
-    return Effect.promise(() => fs.readFile(file, "utf8").catch(() => undefined)).pipe(
-      Effect.map((text) => text === undefined ? Option.none() : open(keys, name, text, key)),
+    return Effect.promise(async () => {
+      const why = await checkedDir(dir)
+      // a missing directory has nothing to read, and is not worth a warning
+      if (why !== undefined) return { why: why.startsWith("cannot open it (ENOENT") ? undefined : why }
+      return { text: await readCacheFile(file) }
+    }).pipe(
+      Effect.tap((result) => result.why === undefined ? Effect.void : skipped(dir, result.why)),
+      Effect.map((result) =>
+        result.text === undefined ? Option.none<AccessToken.AccessToken>() : open(keys, name, result.text, key)
+      ),
       // the file keeps expiry on the wall clock, which later processes share; the provider reads monotonic time
       Effect.flatMap(Option.match({
         onNone: () => Effect.succeedNone,
@@ -134,11 +215,15 @@ export const makeFileStore = (dir: string, keys: CacheKeys): TokenStore.Service 
         Effect.promise(async () => {
           const { file, name } = fileOf(dir, keys, key)
           await fs.mkdir(dir, { recursive: true, mode: 0o700 })
-          await fs.chmod(dir, 0o700)
+          const why = await checkedDir(dir, (handle) => handle.chmod(0o700))
+          if (why !== undefined) return why
           const temp = `${file}.${Crypto.randomBytes(6).toString("hex")}.tmp`
           await fs.writeFile(temp, seal(keys, name, key, token), { mode: 0o600, flag: "wx" })
           await fs.rename(temp, file)
-        })).pipe(Effect.catchAllDefect(() => Effect.void)),
+          return undefined
+        }).pipe(Effect.flatMap((why) => why === undefined ? Effect.void : skipped(dir, why)))).pipe(
+          Effect.catchAllDefect(() => Effect.void)
+        ),
     remove: (key, token) =>
       Effect.flatMap(
         read(key),
