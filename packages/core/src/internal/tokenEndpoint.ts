@@ -14,7 +14,7 @@ import type { Resolved } from "./resolvedOptions.js"
 import { attemptTimeout, retrySchedule, withAttempts } from "./retryPolicy.js"
 import type { Scrub } from "./scrub.js"
 import * as Telemetry from "./telemetry.js"
-import { classify, parseBody } from "./tokenResponse.js"
+import { classify, parseBody, type RequestedScope } from "./tokenResponse.js"
 import { type RawResponse, send } from "./transport.js"
 
 /**
@@ -28,14 +28,13 @@ export interface Endpoint extends Target {
 }
 
 /**
- * What a grant asks for: its form parameters (`grant_type` first), and the scope a token is taken to have
- * when the answer names none.
+ * What a grant asks for: its form parameters (`grant_type` first), the scope a token is taken to have
+ * when the answer names none, and its own check of the answer, if any.
  *
  * @internal
  */
-export interface Grant {
+export interface Grant extends RequestedScope {
   readonly form: ReadonlyArray<readonly [string, string]>
-  readonly scope: ReadonlyArray<string>
 }
 
 /**

@@ -133,9 +133,18 @@ const fieldDetail: Record<TokenError.TokenResponseInvalid["reason"], string> = {
 /** What decoding a token response depends on. @internal */
 export type DecodeOptions = Pick<Resolved, "assumeBearer" | "dpop" | "defaultExpiresInMillis">
 
-/** The scope asked for: the token's scope when the answer names none (RFC 6749 §5.1). @internal */
+/**
+ * What a grant expects of a successful answer: the scope asked for (the token's scope when the answer names
+ * none, RFC 6749 §5.1), and a grant's own check of the answer's other members, run before `token_type` is read
+ * (RFC 8693's `issued_token_type`); it says whether `token_type` may be `N_A` (RFC 8693 §2.2.1).
+ *
+ * @internal
+ */
 export interface RequestedScope {
   readonly scope: ReadonlyArray<string>
+  readonly checkResponse?:
+    | ((body: object, status: number) => Either.Either<{ readonly allowNA: boolean }, TokenError.TokenResponseInvalid>)
+    | undefined
 }
 
 /**
@@ -170,8 +179,12 @@ export const decodeSuccess = (
   if (!tokenValue.test(fields.access_token)) {
     return Either.left(invalid(status, "InvalidAccessToken", fieldDetail.InvalidAccessToken))
   }
+  const checked = params.checkResponse?.(body, status)
+  if (checked !== undefined && Either.isLeft(checked)) return Either.left(checked.left)
   let tokenType: string
-  if (fields.token_type === undefined) {
+  if (fields.token_type === "N_A" && checked?.right.allowNA === true) {
+    tokenType = "N_A"
+  } else if (fields.token_type === undefined) {
     if (!options.assumeBearer) return Either.left(invalid(status, "MissingTokenType", fieldDetail.MissingTokenType))
     tokenType = "Bearer"
   } else if (fields.token_type.toLowerCase() === "bearer") {
