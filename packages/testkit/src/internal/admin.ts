@@ -16,10 +16,26 @@ import type { IncomingRequest, Outcome, ServerState } from "./handler.js"
 /** The reserved path prefix. @internal */
 export const adminPrefix = "/__admin/"
 
-const Status = Schema.Int.pipe(Schema.between(100, 599))
-const Headers = Schema.Record({ key: Schema.String, value: Schema.String })
-const RetryAfter = Schema.Union(Schema.NonNegativeInt, Schema.String)
-const textBody = { body: Schema.optional(Schema.String), contentType: Schema.optional(Schema.String) }
+/** A final status: a 1xx (101 above all) is not an answer the server can serve in place of a token response. */
+const Status = Schema.Int.pipe(
+  Schema.between(200, 599, { message: () => "a status between 200 and 599 (no 1xx: it is not a final answer)" })
+)
+/** RFC 9110 §5.1 field-name: a token. */
+const headerName = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+/** RFC 9110 §5.5 field-value: visible characters, space, tab and obs-text; no CR, LF, NUL or other controls. */
+const HeaderValue = Schema.String.pipe(
+  Schema.pattern(/^[\t\x20-\x7e\x80-\xff]*$/, {
+    message: () => "a header value has no CR, LF, NUL or other control characters (RFC 9110 §5.5)"
+  })
+)
+const Headers = Schema.Record({ key: Schema.String, value: HeaderValue }).pipe(
+  Schema.filter((headers) =>
+    Object.keys(headers).every((name) => headerName.test(name)) ||
+    "a header name is an RFC 9110 token (letters, digits and !#$%&'*+.^_`|~-)"
+  )
+)
+const RetryAfter = Schema.Union(Schema.NonNegativeInt, HeaderValue)
+const textBody = { body: Schema.optional(Schema.String), contentType: Schema.optional(HeaderValue) }
 
 const Kinds = {
   token: Schema.Struct({
@@ -53,7 +69,7 @@ const Kinds = {
     kind: Schema.Literal("malformed"),
     body: Schema.String,
     status: Schema.optional(Status),
-    contentType: Schema.optional(Schema.String)
+    contentType: Schema.optional(HeaderValue)
   }),
   raw: Schema.Struct({
     kind: Schema.Literal("raw"),
@@ -141,7 +157,17 @@ const AuthMethod = Schema.Literal(
   "none"
 )
 
-const Jwk = Schema.Record({ key: Schema.String, value: Schema.Unknown })
+/** A JWK that Node imports as a public key (an EC key without `y`, a bad curve or modulus: refused). */
+const Jwk = Schema.Record({ key: Schema.String, value: Schema.Unknown }).pipe(
+  Schema.filter((jwk) => {
+    try {
+      Crypto.createPublicKey({ key: jwk as Crypto.JsonWebKey, format: "jwk" })
+      return true
+    } catch {
+      return "expected a JWK that imports as a public key (EC with crv, x and y; OKP with crv and x; RSA with n and e)"
+    }
+  })
+)
 
 /** A PEM public key (SPKI or a certificate), decoded into a `KeyObject`. */
 const PemPublicKey = Schema.transformOrFail(Schema.String, Schema.Any, {

@@ -191,7 +191,8 @@ const fatalUtf8 = new TextDecoder("utf-8", { fatal: true })
 
 /** @internal */
 export class ServerState {
-  clients: ReadonlyArray<Client>
+  /** By id: registering and looking up a client is O(1), so thousands of clients cost no quadratic copies. */
+  private readonly clientsById = new Map<string, Client>()
   ttlMillis: number
   readonly tokenFormat: "opaque" | "jwt"
   readonly maxBodyBytes: number
@@ -223,7 +224,10 @@ export class ServerState {
     readonly options: FakeAuthServer.Options,
     readonly key: SigningKey
   ) {
-    this.clients = (options.clients ?? [defaultClient]).map(resolveClient)
+    for (const client of (options.clients ?? [defaultClient]).map(resolveClient)) {
+      this.clientsById.delete(client.id)
+      this.clientsById.set(client.id, client)
+    }
     this.ttlMillis = Duration.toMillis(Duration.decode(options.tokenTtl ?? "5 minutes"))
     this.tokenFormat = options.tokenFormat ?? "opaque"
     this.maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024
@@ -291,10 +295,21 @@ export class ServerState {
     }))
   }
 
+  /** The clients, in registration order (a replaced client moves to the end). */
+  get clients(): ReadonlyArray<Client> {
+    return Array.from(this.clientsById.values())
+  }
+
   /** Adds a client, or replaces the one with the same id. */
   registerClient(options: FakeAuthServer.ClientOptions): void {
     const client = resolveClient(options)
-    this.clients = [...this.clients.filter((c) => c.id !== client.id), client]
+    this.clientsById.delete(client.id)
+    this.clientsById.set(client.id, client)
+  }
+
+  /** The client of this id, if any. */
+  client(id: string | undefined): Client | undefined {
+    return id === undefined ? undefined : this.clientsById.get(id)
   }
 
   revoke(input: FakeAuthServer.TokenInput): boolean {
@@ -816,7 +831,10 @@ export class ServerState {
       let secret: string | undefined
       if (basic !== undefined) {
         const formId = formDecode(basic.id)
-        client = this.clients.find((c) => (c.basicEncoding === "form" ? formId : basic.id) === c.id)
+        // a form-encoding client is named by the decoded id, a raw one by the id as sent
+        const byForm = this.client(formId)
+        const byRaw = this.client(basic.id)
+        client = byForm?.basicEncoding === "form" ? byForm : byRaw?.basicEncoding === "raw" ? byRaw : undefined
         clientId = client?.id ?? formId ?? basic.id
         if (client !== undefined) {
           secret = client.basicEncoding === "form" ? formDecode(basic.secret) : basic.secret
@@ -830,10 +848,10 @@ export class ServerState {
         if (postId !== undefined && postId !== clientId) {
           return reject("invalid_client", "client_id does not match the client_assertion issuer", 401)
         }
-        client = this.clients.find((c) => c.id === clientId)
+        client = this.client(clientId)
       } else {
         clientId = postId
-        client = this.clients.find((c) => c.id === postId)
+        client = this.client(postId)
         secret = postSecret
       }
 
