@@ -17,9 +17,11 @@
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type { CryptoKey, JWK, KeyObject } from "jose"
 import * as internal from "./internal/clientAssertion.js"
+import type * as TokenError from "./TokenError.js"
 
 /**
  * The signing algorithms of `private_key_jwt`: ES256 (P-256), RS256 and PS256 (RSA, 2048 bits or
@@ -77,6 +79,18 @@ export interface Options {
    * the token endpoint URL (no issuer is known).
    */
   readonly audience?: "issuer" | "token_endpoint" | (string & {}) | undefined
+  /**
+   * A pre-made assertion instead of one we sign: run on every token request, its JWT is sent as
+   * `client_assertion` (type `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`) with `private_key_jwt`,
+   * and no secret is sent. Workload identity federation gives such JWTs in a file that is rotated while the
+   * process runs: a Kubernetes projected service account token, Azure workload identity
+   * (`AZURE_FEDERATED_TOKEN_FILE`), a CI OIDC token. `@oauth-cc/node-adapter` reads it from
+   * `OAUTH_CLIENT_ASSERTION_FILE`. Exclusive with `key`; `alg`, `kid`, `header`, `lifetime` and `audience`
+   * do not apply. A failure should be a `TokenCredentialUnavailable`.
+   *
+   * @since 0.3.0
+   */
+  readonly source?: Effect.Effect<Redacted.Redacted<string>, TokenError.TokenError> | undefined
 }
 
 /**

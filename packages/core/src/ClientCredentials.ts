@@ -15,6 +15,7 @@ import * as DPoP from "./DPoP.js"
 import * as internal from "./internal/clientCredentials.js"
 import * as InternalConfig from "./internal/clientCredentialsConfig.js"
 import * as InternalScrub from "./internal/scrub.js"
+import type * as TokenError from "./TokenError.js"
 
 /**
  * How the client authenticates at the token endpoint.
@@ -116,8 +117,17 @@ export interface Options {
   readonly issuer?: string | URL | undefined
   /** The client identifier. */
   readonly clientId: string
-  /** The client secret; required by the `client_secret_*` methods. */
-  readonly clientSecret?: Redacted.Redacted<string> | undefined
+  /**
+   * The client secret; required by the `client_secret_*` methods. Either the value, or an `Effect` run on
+   * every token request (retries included), so that a rotated secret (a re-mounted Kubernetes secret) is
+   * used without a restart; after an `invalid_client` it is run again and, if it gives another secret, the
+   * request is made once more before the error is reported. Its failure should be a
+   * `TokenCredentialUnavailable` (the node adapter's `OAUTH_CLIENT_SECRET_FILE` gives one).
+   */
+  readonly clientSecret?:
+    | Redacted.Redacted<string>
+    | Effect.Effect<Redacted.Redacted<string>, TokenError.TokenError>
+    | undefined
   /** How the client authenticates. Default: see `AuthMethod`. */
   readonly authMethod?: AuthMethod | undefined
   /** The JWT assertion of `private_key_jwt` (its key) and `client_secret_jwt` (lifetime, audience). */
@@ -208,8 +218,8 @@ export const validate: (options: Options) => Either.Either<Options, ConfigError.
  */
 export const config: (
   prefix?: string,
-  overrides?: Partial<Options>
-) => Config.Config<Options> = InternalConfig.config
+  overrides?: Partial<Options> & { readonly clientSecret?: Redacted.Redacted<string> | undefined }
+) => Config.Config<Options & { readonly clientSecret?: Redacted.Redacted<string> | undefined }> = InternalConfig.config
 
 /**
  * Masks a client secret in text: the secret raw, form- and URI-encoded, and inside the Basic credentials
@@ -247,7 +257,7 @@ export const makeScrub: (secret: Redacted.Redacted<string> | undefined, clientId
  * @since 0.2.0
  * @category validation
  */
-export const check = (options: Options): Effect.Effect<Options, ConfigError.ConfigError> =>
+export const check = <A extends Options>(options: A): Effect.Effect<A, ConfigError.ConfigError> =>
   options.dpop === undefined ? Effect.succeed(options) : DPoP.make(options.dpop).pipe(
     Effect.as(options),
     Effect.mapError((error) => ConfigError.InvalidData(["DPOP_KEY"], `OAUTH_DPOP_KEY (dpop.key): ${error.message}`))

@@ -293,6 +293,35 @@ export class TokenDiscoveryFailed extends Data.TaggedError("TokenDiscoveryFailed
 }
 
 /**
+ * A credential read from a source on every fetch (`clientSecret` given as an `Effect`, `clientAssertion.source`,
+ * or a file: `OAUTH_CLIENT_SECRET_FILE`, `OAUTH_CLIENT_ASSERTION_FILE`) could not be read: the file is missing,
+ * unreadable or empty. No request was sent. Terminal for this fetch; the next fetch reads the source again
+ * (after `failureCooldown`). `detail` names the source (a path), never its content.
+ *
+ * @since 0.3.0
+ * @category errors
+ */
+export class TokenCredentialUnavailable extends Data.TaggedError("TokenCredentialUnavailable")<{
+  /** Which credential: the client secret or the client assertion. */
+  readonly credential: "client_secret" | "client_assertion"
+  /** What failed, in one line (the source, never the credential). */
+  readonly detail: string
+}> {
+  /** @since 0.3.0 */
+  readonly [TypeId]: TypeId = TypeId
+  /** @since 0.3.0 */
+  get retryable(): boolean {
+    return false
+  }
+  /** @since 0.3.0 */
+  override get message(): string {
+    return `the ${
+      this.credential === "client_secret" ? "client secret" : "client assertion"
+    } could not be read: ${this.detail}`
+  }
+}
+
+/**
  * Every error `TokenProvider` can fail with.
  *
  * @since 0.1.0
@@ -305,6 +334,7 @@ export type TokenError =
   | TokenTransportError
   | TokenResponseInvalid
   | TokenDiscoveryFailed
+  | TokenCredentialUnavailable
 
 /**
  * @since 0.1.0
@@ -332,5 +362,7 @@ export const exitCode = (error: TokenError): number => {
       return 7
     case "TokenDiscoveryFailed":
       return 8
+    case "TokenCredentialUnavailable":
+      return 12
   }
 }

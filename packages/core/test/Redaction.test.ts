@@ -2,10 +2,12 @@ import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
+import * as Redacted from "effect/Redacted"
 import * as TestClock from "effect/TestClock"
 import * as Tracer from "effect/Tracer"
 import { inspect } from "node:util"
@@ -133,6 +135,69 @@ describe("redaction", () => {
         assertClean(inspect(span.events), `span events of ${span.name}`)
       }
       assert.isAbove(captured.spans.length, 10)
+      assert.isAbove(captured.logs.length, 5)
+    }).pipe(
+      Effect.withTracer(captured.tracer),
+      Effect.provide(Logger.replace(Logger.defaultLogger, captured.logger)),
+      Logger.withMinimumLogLevel(LogLevel.Debug)
+    )
+  })
+})
+
+describe("credentials read from a source", () => {
+  const rotatedCanary = "r0tated-CANARY-cafe"
+  const assertionCanary = "eyJ-ASSERTION-CANARY.payload.sig"
+  it.scoped("neither a rotated secret nor an assertion from a source shows in an error, log line or span", () => {
+    const captured = capture()
+    return Effect.gen(function*() {
+      let secret = canarySecret
+      const sources = [
+        { clientSecret: Effect.sync(() => Redacted.make(secret)), authMethod: "client_secret_post" as const },
+        { clientSecret: Effect.sync(() => Redacted.make(secret)), authMethod: "client_secret_basic" as const },
+        { clientAssertion: { source: Effect.succeed(Redacted.make(assertionCanary)) } }
+      ]
+      // the server echoes the whole request body and headers back, in every kind of answer
+      const echoes = (seen: { readonly body: string; readonly headers: Readonly<Record<string, string>> }) => {
+        const echo = `${seen.body} ${JSON.stringify(seen.headers)}`
+        return [
+          { status: 400, body: { error: "invalid_request", error_description: echo } },
+          { status: 401, body: { error: "invalid_client", error_description: echo } },
+          { status: 500, body: `<html>${echo}</html>` },
+          { body: { access_token: canaryToken, token_type: echo } }
+        ]
+      }
+      for (const source of sources) {
+        for (let i = 0; i < 4; i++) {
+          secret = canarySecret
+          const fake = fakeClient((seen) => {
+            secret = rotatedCanary
+            return echoes(seen)[i]!
+          })
+          const provider = yield* TokenProvider.make({
+            tokenUrl: baseOptions.tokenUrl,
+            clientId: baseOptions.clientId,
+            ...source,
+            retry: { maxAttempts: 2, jitter: false }
+          }).pipe(Effect.provideService(HttpClient.HttpClient, fake.client))
+          const fiber = yield* Effect.fork(Effect.flip(provider.get))
+          yield* TestClock.adjust("5 seconds")
+          const error = yield* Fiber.join(fiber)
+          for (const text of renderings(error)) {
+            for (const canary of [canarySecret, rotatedCanary, assertionCanary]) assert.notInclude(text, canary)
+          }
+        }
+      }
+      const all = [
+        ...captured.logs,
+        ...captured.spans.flatMap((span) => [
+          span.name,
+          ...[...span.attributes.values()].map(String),
+          inspect(span.events)
+        ])
+      ]
+      for (const text of all) {
+        for (const canary of [canarySecret, rotatedCanary, assertionCanary]) assert.notInclude(text, canary)
+      }
       assert.isAbove(captured.logs.length, 5)
     }).pipe(
       Effect.withTracer(captured.tracer),

@@ -1,11 +1,12 @@
 import type * as Effect from "effect/Effect"
-import type * as Redacted from "effect/Redacted"
 import type * as ClientAssertion from "../ClientAssertion.js"
 import type * as ClientCredentials from "../ClientCredentials.js"
 import type * as TokenError from "../TokenError.js"
+import * as AssertionSource from "./assertionSource.js"
 import * as ClientSecretBasic from "./clientSecretBasic.js"
 import * as ClientSecretJwt from "./clientSecretJwt.js"
 import * as ClientSecretPost from "./clientSecretPost.js"
+import type { CredentialSource } from "./credentialSource.js"
 import type { PrivateKey } from "./privateKey.js"
 import * as PrivateKeyJwt from "./privateKeyJwt.js"
 import * as TlsClientAuth from "./tlsClientAuth.js"
@@ -43,12 +44,17 @@ export interface Credentials {
 export interface ClientAuth {
   readonly method: ClientCredentials.AuthMethod
   readonly credentials: (target: Target) => Effect.Effect<Credentials, TokenError.TokenError>
+  /**
+   * For a credential read from a source: reads it again, `true` when it changed since the last request (a
+   * rotated secret), so that an `invalid_client` is worth one more request.
+   */
+  readonly rotated?: Effect.Effect<boolean, TokenError.TokenError> | undefined
 }
 
 /** The credentials the options configure, as `resolve` settles them. @internal */
 export interface ClientAuthOptions {
   readonly clientId: string
-  readonly clientSecret: Redacted.Redacted<string> | undefined
+  readonly clientSecret: CredentialSource | undefined
   readonly basicEncoding: "form" | "raw"
   readonly assertion: {
     readonly key: PrivateKey | undefined
@@ -57,12 +63,14 @@ export interface ClientAuthOptions {
     readonly header: Readonly<Record<string, string>>
     readonly lifetimeSeconds: number
     readonly audience: string | undefined
+    /** A pre-made assertion read on every request (`clientAssertion.source`), sent instead of one we sign. */
+    readonly source: CredentialSource | undefined
   }
 }
 
 /**
  * The strategy for `method` with the configured credentials; `undefined` when they do not allow it (a secret
- * method without a secret, `private_key_jwt` without a key).
+ * method without a secret, `private_key_jwt` without a key or an assertion source).
  *
  * @internal
  */
@@ -81,6 +89,7 @@ export const clientAuthFor = (
     case "client_secret_jwt":
       return clientSecret === undefined ? undefined : ClientSecretJwt.make(clientId, clientSecret, assertion)
     case "private_key_jwt": {
+      if (assertion.source !== undefined) return AssertionSource.make(clientId, assertion.source)
       const { alg, key } = assertion
       return key === undefined || alg === undefined
         ? undefined

@@ -81,7 +81,7 @@ export const issuerString = (issuer: string | URL): string => typeof issuer === 
 export const defaultAuthMethod = (options: ClientCredentials.Options): ClientCredentials.AuthMethod | undefined =>
   options.authMethod ?? (options.issuer !== undefined
     ? undefined
-    : options.clientAssertion?.key !== undefined
+    : options.clientAssertion?.key !== undefined || options.clientAssertion?.source !== undefined
     ? "private_key_jwt"
     : "client_secret_basic")
 
@@ -167,10 +167,16 @@ export const validate = (
   if (method?.startsWith("client_secret_") && options.clientSecret === undefined) {
     return invalid("clientSecret", `is required by ${method}`)
   }
-  if (method === "private_key_jwt" && assertion?.key === undefined) {
+  if (method === "private_key_jwt" && assertion?.key === undefined && assertion?.source === undefined) {
     return invalid("clientAssertion.key", "is required by private_key_jwt")
   }
-  if (method === undefined && options.clientSecret === undefined && assertion?.key === undefined) {
+  if (assertion?.key !== undefined && assertion.source !== undefined) {
+    return invalid("clientAssertion.source", "and clientAssertion.key are exclusive")
+  }
+  if (
+    method === undefined && options.clientSecret === undefined && assertion?.key === undefined &&
+    assertion?.source === undefined
+  ) {
     return invalid("clientSecret", "or clientAssertion.key is required (or set authMethod)")
   }
   if (assertion?.key !== undefined) {

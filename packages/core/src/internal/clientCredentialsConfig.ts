@@ -17,8 +17,8 @@ const optional = <A>(config: Config.Config<A>) =>
 /** @internal */
 export const config = (
   prefix = "OAUTH",
-  overrides: Partial<ClientCredentials.Options> = {}
-): Config.Config<ClientCredentials.Options> => {
+  overrides: Partial<ClientCredentials.Options> & { readonly clientSecret?: Redacted.Redacted<string> | undefined } = {}
+): Config.Config<ClientCredentials.Options & { readonly clientSecret?: Redacted.Redacted<string> | undefined }> => {
   // The endpoint is one field, so that its error accumulates with the others' (all missing variables at once).
   const endpoint = Config.all([optional(Config.string("TOKEN_URL")), optional(Config.string("ISSUER"))]).pipe(
     Config.mapOrFail(([tokenUrl, issuer]) => {
@@ -80,8 +80,11 @@ export const config = (
         ...dropUndefined(env),
         ...(Object.keys(assertion).length > 0 ? { clientAssertion: assertion } : {}),
         ...(dpopOptions.key !== undefined ? { dpop: dpopOptions } : {})
-      } as ClientCredentials.Options
-      return Either.mapLeft(validate(options), (error) => namingVariable(error, prefix))
+      } as ClientCredentials.Options & { readonly clientSecret?: Redacted.Redacted<string> | undefined }
+      return Either.mapLeft(
+        Either.map(validate(options), () => options),
+        (error) => namingVariable(error, prefix)
+      )
     })
   )
 }

@@ -92,11 +92,31 @@ export const make = (
 ): (params: Params) => Effect.Effect<AccessToken.AccessToken, TokenError.TokenError> => {
   const endpoint = resolveEndpoint(client, options, scope)
   return (params) =>
-    Effect.flatMap(
-      endpoint,
-      (endpoint) => TokenEndpoint.fetch(client, options, endpoint, grant(options, params), scrub, dpop)
-    )
+    Effect.flatMap(endpoint, (endpoint) => {
+      const fetch = TokenEndpoint.fetch(client, options, endpoint, grant(options, params), scrub, dpop)
+      return withRotation(fetch, endpoint.auth.rotated)
+    })
 }
+
+/**
+ * After an `invalid_client`, a credential read from a source is read again: if it changed (the secret was
+ * rotated between the read and the answer), the fetch is made once more with it; else the error is reported.
+ *
+ * @internal
+ */
+export const withRotation = <A>(
+  fetch: Effect.Effect<A, TokenError.TokenError>,
+  rotated: Effect.Effect<boolean, TokenError.TokenError> | undefined
+): Effect.Effect<A, TokenError.TokenError> =>
+  rotated === undefined ? fetch : Effect.catchIf(
+    fetch,
+    (error) => error._tag === "TokenRequestRejected" && error.error === "invalid_client",
+    (error) =>
+      Effect.flatMap(rotated, (changed) =>
+        changed
+          ? fetch.pipe(Effect.withSpan("oauth-cc.token.rotated-credential"))
+          : Effect.fail(error))
+  )
 
 /**
  * The token endpoint: the configured one, or the issuer's, discovered on first need with one request

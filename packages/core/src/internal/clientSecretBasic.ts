@@ -2,6 +2,7 @@ import * as Effect from "effect/Effect"
 import { identity } from "effect/Function"
 import * as Redacted from "effect/Redacted"
 import type { ClientAuth } from "./clientAuth.js"
+import type { CredentialSource } from "./credentialSource.js"
 import { base64Utf8, formEncode } from "./encoding.js"
 
 /**
@@ -16,20 +17,22 @@ export const basicCredentials = (id: string, secret: string, encoding: "form" | 
 }
 
 /**
- * `client_secret_basic`: the id and secret in an `Authorization: Basic` header.
+ * `client_secret_basic`: the id and secret in an `Authorization: Basic` header; the secret read from its source
+ * on every attempt.
  *
  * @see https://www.rfc-editor.org/rfc/rfc6749#section-2.3.1
  * @internal
  */
 export const make = (
   clientId: string,
-  secret: Redacted.Redacted<string>,
+  secret: CredentialSource,
   encoding: "form" | "raw"
 ): ClientAuth => ({
   method: "client_secret_basic",
   credentials: () =>
-    Effect.sync(() => ({
+    Effect.map(secret.read, (value) => ({
       form: [],
-      headers: { authorization: basicCredentials(clientId, Redacted.value(secret), encoding) }
-    }))
+      headers: { authorization: basicCredentials(clientId, Redacted.value(value), encoding) }
+    })),
+  rotated: secret.rotated
 })

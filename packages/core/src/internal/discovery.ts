@@ -256,7 +256,7 @@ export const endpointFromIssuer = (
 ): Effect.Effect<Endpoint, TokenError.TokenDiscoveryFailed> =>
   Effect.flatMap(discover(client, options.issuer, options), (metadata) => {
     const authMethod = options.authMethod ?? chooseAuthMethod(metadata.token_endpoint_auth_methods_supported, {
-      hasKey: options.assertion.key !== undefined,
+      hasKey: options.assertion.key !== undefined || options.assertion.source !== undefined,
       hasSecret: options.clientSecret !== undefined
     })
     const auth = authMethod === undefined ? undefined : clientAuthFor(authMethod, options)
@@ -266,7 +266,9 @@ export const endpointFromIssuer = (
         options.issuer,
         "NoSupportedAuthMethod",
         `the server supports ${clip(offered.join(", "))}; none fits the configured ${
-          options.assertion.key !== undefined ? "private key" : "client secret"
+          options.assertion.key !== undefined || options.assertion.source !== undefined
+            ? "client assertion"
+            : "client secret"
         } (set authMethod to override)`
       ))
     }

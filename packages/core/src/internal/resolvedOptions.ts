@@ -1,6 +1,5 @@
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import type * as Redacted from "effect/Redacted"
 import type * as ClientCredentials from "../ClientCredentials.js"
 import type * as DPoP from "../DPoP.js"
 import { lifetimeSeconds } from "./clientAssertion.js"
@@ -14,6 +13,7 @@ import {
   splitList,
   validate
 } from "./clientCredentials.js"
+import * as CredentialSource from "./credentialSource.js"
 import { jwkMember } from "./privateKey.js"
 import type { Endpoint } from "./tokenEndpoint.js"
 
@@ -33,7 +33,8 @@ export interface Resolved {
   readonly tokenUrl: URL | undefined
   readonly issuer: string | undefined
   readonly clientId: string
-  readonly clientSecret: Redacted.Redacted<string> | undefined
+  /** The secret, read from its source on every request; its `scrub` masks every value it gave. */
+  readonly clientSecret: CredentialSource.CredentialSource | undefined
   /** The method; `undefined` when it is chosen from the issuer's metadata. */
   readonly authMethod: ClientCredentials.AuthMethod | undefined
   readonly assertion: ClientAuthOptions["assertion"]
@@ -85,7 +86,9 @@ export const resolve = (options: ClientCredentials.Options): Resolved => {
     tokenUrl,
     issuer,
     clientId: options.clientId,
-    clientSecret: options.clientSecret,
+    clientSecret: options.clientSecret === undefined
+      ? undefined
+      : CredentialSource.make(options.clientSecret, options.clientId),
     authMethod: defaultAuthMethod(options),
     assertion: {
       key: key?.key,
@@ -93,7 +96,8 @@ export const resolve = (options: ClientCredentials.Options): Resolved => {
       kid: assertion.kid ?? jwkMember(assertion.key, "kid"),
       header: assertion.header ?? {},
       lifetimeSeconds: lifetimeSeconds(assertion.lifetime),
-      audience: assertion.audience
+      audience: assertion.audience,
+      source: assertion.source === undefined ? undefined : CredentialSource.make(assertion.source, options.clientId)
     },
     allowInsecureHttp: options.allowInsecureHttp === true,
     dpop: options.dpop === undefined ? undefined : {

@@ -8,8 +8,8 @@ import type * as TokenProvider from "../TokenProvider.js"
 import * as TokenStore from "../TokenStore.js"
 import * as CachePolicy from "./cachePolicy.js"
 import * as ClientCredentialsSource from "./clientCredentialsSource.js"
+import { scrubSources } from "./credentialSource.js"
 import { resolve } from "./resolvedOptions.js"
-import { makeScrub } from "./scrub.js"
 import * as TokenCache from "./tokenCache.js"
 import type * as TokenEndpoint from "./tokenEndpoint.js"
 import { makeMemory } from "./tokenStore.js"
@@ -38,7 +38,8 @@ export const make = (
       proofer: yield* Effect.orDie(DPoP.make(resolved.dpop.options)),
       nonces: DPoP.makeNonceStore()
     }
-    const scrub = makeScrub(resolved.clientSecret, resolved.clientId)
+    // every secret and assertion a source has given, the one sent now as well as the one configured at start
+    const scrub = scrubSources(resolved.clientSecret, resolved.assertion.source)
     const cache = yield* TokenCache.make({
       store,
       policy: CachePolicy.make({

@@ -21,6 +21,7 @@ export const ExitCode = {
   HttpError: 9,
   RequestFailed: 10,
   InsecureHttp: 11,
+  CredentialUnavailable: 12,
   TimedOut: 124,
   Interrupted: 130
 } as const
@@ -40,6 +41,8 @@ export const exitCodeOfTokenError = (error: TokenError.TokenError): number => {
       return ExitCode.TokenInvalidResponse
     case "TokenDiscoveryFailed":
       return ExitCode.DiscoveryFailed
+    case "TokenCredentialUnavailable":
+      return ExitCode.CredentialUnavailable
   }
 }
 
