@@ -343,8 +343,12 @@ export type TokenError =
 export const isTokenError = (u: unknown): u is TokenError => Predicate.hasProperty(u, TypeId)
 
 /**
- * The exit code the `oauth-cc` CLI uses for each error, documented in its README.
+ * A process exit code for each error, as `oauth-cc` 0.1 used them.
  *
+ * @deprecated Exit codes belong to a command, not to the library: the `oauth-cc` CLI of
+ * `@oauth-cc/node-adapter` keeps its own table, one meaning per code, in its README (it also exits 8 for a
+ * failed discovery, but 10 when the resource gave no answer, 11 for a refused `http:` URL, 124 on `--timeout`).
+ * A program of your own should map the `_tag`s it cares about itself. To be removed in 1.0.
  * @since 0.1.0
  * @category models
  */
