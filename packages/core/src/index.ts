@@ -42,3 +42,8 @@ export * as TokenStore from "./TokenStore.js"
  * @since 0.2.0
  */
 export * as DPoP from "./DPoP.js"
+
+/**
+ * @since 0.3.0
+ */
+export * as TokenExchange from "./TokenExchange.js"

@@ -1,18 +1,14 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as ClientCredentials from "../ClientCredentials.js"
 import * as DPoP from "../DPoP.js"
 import type * as TokenProvider from "../TokenProvider.js"
-import * as TokenStore from "../TokenStore.js"
-import * as CachePolicy from "./cachePolicy.js"
 import * as ClientCredentialsSource from "./clientCredentialsSource.js"
 import { scrubSources } from "./credentialSource.js"
+import * as ProviderCache from "./providerCache.js"
 import { resolve } from "./resolvedOptions.js"
-import * as TokenCache from "./tokenCache.js"
 import type * as TokenEndpoint from "./tokenEndpoint.js"
-import { makeMemory } from "./tokenStore.js"
 
 /**
  * The client credentials `TokenProvider`: a token cache over the client credentials token source.
@@ -26,12 +22,6 @@ export const make = (
     const resolved = resolve(options)
     const client = yield* HttpClient.HttpClient
     const scope = yield* Effect.scope
-    const store = yield* Effect.serviceOption(TokenStore.TokenStore).pipe(
-      Effect.flatMap(Option.match({
-        onNone: () => makeMemory({ maxKeys: resolved.maxCachedKeys }),
-        onSome: Effect.succeed
-      }))
-    )
     // the DPoP key is imported once per provider; `validate` checked its structure and algorithm, so a key
     // Web Crypto still refuses is a defect like other invalid options (its message holds no key material)
     const dpop: TokenEndpoint.DPoPContext | undefined = resolved.dpop === undefined ? undefined : {
@@ -40,17 +30,10 @@ export const make = (
     }
     // every secret and assertion a source has given, the one sent now as well as the one configured at start
     const scrub = scrubSources(resolved.clientSecret, resolved.assertion.source)
-    const cache = yield* TokenCache.make({
-      store,
-      policy: CachePolicy.make({
-        refreshSkewMillis: resolved.refreshSkewMillis,
-        refreshAhead: resolved.refreshAhead,
-        failureCooldownMillis: resolved.failureCooldownMillis,
-        maxRetryAfterMillis: resolved.retry.maxRetryAfterMillis,
-        maxKeys: resolved.maxCachedKeys
-      }),
-      lookup: ClientCredentialsSource.make(client, resolved, scope, scrub, dpop)
-    })
+    const { cache, store } = yield* ProviderCache.make(
+      resolved,
+      ClientCredentialsSource.make(client, resolved, scope, scrub, dpop)
+    )
 
     const thumbprint = dpop?.proofer.thumbprint
     const defaultParams = ClientCredentialsSource.defaultParams(resolved)
