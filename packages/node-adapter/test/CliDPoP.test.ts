@@ -60,7 +60,7 @@ describe("oauth-cc with DPoP", { timeout: 60_000 }, () => {
           assert.strictEqual(run.code, 2, `${what}: ${run.stderr}`)
           const lines = run.stderr.trim().split("\n")
           assert.strictEqual(lines.length, 1, run.stderr)
-          assert.include(lines[0], "OAUTH_DPOP_KEY")
+          assert.match(lines[0]!, /^oauth-cc: configuration: invalid OAUTH_DPOP_KEY: [^(]/)
           assert.notInclude(run.stderr, "unexpected error")
           for (const part of [mine.d!, other.d!, mine.x!]) assert.notInclude(run.stdout + run.stderr, part)
         }

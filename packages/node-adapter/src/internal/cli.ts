@@ -266,7 +266,8 @@ const variableOf = (path: ReadonlyArray<string>): string => {
 /** Core's messages name their variable ("OAUTH_TOKEN_URL must use https"); the line names it once. */
 const withoutName = (name: string, message: string): string => {
   const variable = name.split(" ")[0]
-  return message.startsWith(`${variable} `) ? message.slice(variable.length + 1) : message
+  // "OAUTH_DPOP_KEY (dpop.key): …": the option's path after the name is said by the name already
+  return message.startsWith(`${variable} `) ? message.slice(variable.length + 1).replace(/^\([\w.]+\): /, "") : message
 }
 
 /** A ConfigError as one line: which variable is missing or invalid, and the flag that sets it. @internal */
