@@ -171,8 +171,15 @@ interface TokenRequest {
       readonly client: Client
       readonly scope: ReadonlyArray<string>
       readonly audience: string | ReadonlyArray<string>
+      /** RFC 8693: the `issued_token_type` of a token exchange's answer. */
+      readonly issuedTokenType?: string | undefined
     }
 }
+
+const tokenExchangeGrant = "urn:ietf:params:oauth:grant-type:token-exchange"
+const accessTokenType = "urn:ietf:params:oauth:token-type:access_token"
+/** The types a token exchange may ask for: the fake server issues access tokens, which are JWTs. */
+const issuableTypes: ReadonlySet<string> = new Set([accessTokenType, "urn:ietf:params:oauth:token-type:jwt"])
 
 /** RFC 6749 §3.3 */
 const scopeToken = /^[\x21\x23-\x5b\x5d-\x7e]+$/
@@ -643,10 +650,12 @@ export class ServerState {
               name = "oauthError"
               error = r.code
             } else {
-              const { audience, client, scope } = parsed.result
+              const { audience, client, issuedTokenType, scope } = parsed.result
               const ttl = response.expiresIn === undefined ? this.ttlMillis : response.expiresIn * 1000
               const token = yield* this.issue(client, scope, audience, now, ttl, jkt)
-              outcome = json(200, this.tokenBody(token, response, ttl), this.nonceHeaders())
+              const body = this.tokenBody(token, response, ttl)
+              const issued = issuedTokenType === undefined ? {} : { issued_token_type: issuedTokenType }
+              outcome = json(200, { ...issued, ...body }, this.nonceHeaders())
               name = "token"
             }
             break
@@ -871,7 +880,20 @@ export class ServerState {
         if (!ok) return reject("invalid_client", "client authentication failed", 401)
       }
 
-      if (grantType !== "client_credentials") return reject("unsupported_grant_type", `${grantType} is not supported`)
+      let issuedTokenType: string | undefined
+      if (grantType === tokenExchangeGrant) {
+        // RFC 8693 §2.1: any non-empty subject token of a stated type is accepted (the fake trusts every STS)
+        const subject = params.getAll("subject_token")
+        if (subject.length !== 1 || subject[0] === "" || (params.get("subject_token_type") ?? "") === "") {
+          return reject("invalid_request", "a token exchange needs one subject_token and its subject_token_type")
+        }
+        issuedTokenType = params.get("requested_token_type") ?? accessTokenType
+        if (!issuableTypes.has(issuedTokenType)) {
+          return reject("invalid_request", "requested_token_type is not one this server issues")
+        }
+      } else if (grantType !== "client_credentials") {
+        return reject("unsupported_grant_type", `${grantType} is not supported`)
+      }
 
       const requested = (params.get("scope") ?? "").split(" ").filter((s) => s.length > 0)
       for (const scope of requested) {
@@ -890,7 +912,7 @@ export class ServerState {
         authMethod,
         usedBasic,
         clientId,
-        result: { _tag: "Accepted", client, scope, audience }
+        result: { _tag: "Accepted", client, scope, audience, issuedTokenType }
       } as TokenRequest
     })
   }
