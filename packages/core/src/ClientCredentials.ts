@@ -204,6 +204,9 @@ export const validate: (options: Options) => Either.Either<Options, ConfigError.
  * `private_key_jwt` `<prefix>_CLIENT_ASSERTION_KEY` (redacted: a PEM or a JWK's JSON),
  * `<prefix>_CLIENT_ASSERTION_ALG`, `<prefix>_CLIENT_ASSERTION_KID`, `<prefix>_CLIENT_ASSERTION_AUDIENCE`,
  * and for DPoP `<prefix>_DPOP_KEY` (redacted: a PKCS#8 PEM or a JWK's JSON) and `<prefix>_DPOP_ALG`, validated with `validate`. `overrides` supplies the options that have no variable (retry policy, skew, …).
+ * With `files` (a platform's file reader), also `<prefix>_CLIENT_SECRET_FILE` (the secret read from the file on
+ * every request; exclusive with `<prefix>_CLIENT_SECRET`) and `<prefix>_CLIENT_ASSERTION_FILE` (a pre-made JWT
+ * read on every request, sent as `clientAssertion.source`; exclusive with `<prefix>_CLIENT_ASSERTION_KEY`).
  *
  * @example
  * ```ts
@@ -216,10 +219,29 @@ export const validate: (options: Options) => Either.Either<Options, ConfigError.
  * @since 0.1.0
  * @category config
  */
-export const config: (
-  prefix?: string,
-  overrides?: Partial<Options> & { readonly clientSecret?: Redacted.Redacted<string> | undefined }
-) => Config.Config<Options & { readonly clientSecret?: Redacted.Redacted<string> | undefined }> = InternalConfig.config
+export const config: {
+  (
+    prefix?: string,
+    overrides?: Partial<Options> & { readonly clientSecret?: Redacted.Redacted<string> | undefined }
+  ): Config.Config<Options & { readonly clientSecret?: Redacted.Redacted<string> | undefined }>
+  (prefix: string, overrides: Partial<Options>, files: FileSources): Config.Config<Options>
+} = InternalConfig.config as any
+
+/**
+ * How a platform reads a credential file, for `config`'s `<prefix>_CLIENT_SECRET_FILE` and
+ * `<prefix>_CLIENT_ASSERTION_FILE`: an `Effect` run on every token request (so a rotated file is read
+ * again), failing with a `TokenCredentialUnavailable`. Core reads no file itself; `@oauth-cc/node-adapter`
+ * gives one.
+ *
+ * @since 0.3.0
+ * @category config
+ */
+export interface FileSources {
+  readonly readFile: (
+    path: string,
+    credential: "client_secret" | "client_assertion"
+  ) => Effect.Effect<Redacted.Redacted<string>, TokenError.TokenError>
+}
 
 /**
  * Masks a client secret in text: the secret raw, form- and URI-encoded, and inside the Basic credentials

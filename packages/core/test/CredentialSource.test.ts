@@ -155,7 +155,10 @@ describe("clientAssertion.source", () => {
   it.effect("is exclusive with clientAssertion.key, and satisfies private_key_jwt", () =>
     Effect.sync(() => {
       const source = Effect.succeed(Redacted.make("eyJ.a.b"))
-      const both = ClientCredentials.validate({ ...options, clientAssertion: { source, key: Redacted.make("-----BEGIN") } })
+      const both = ClientCredentials.validate({
+        ...options,
+        clientAssertion: { source, key: Redacted.make("-----BEGIN") }
+      })
       assert.isTrue(both._tag === "Left" && String(both.left).includes("clientAssertion.source"))
       const only = ClientCredentials.validate({
         ...options,

@@ -17,8 +17,9 @@ const optional = <A>(config: Config.Config<A>) =>
 /** @internal */
 export const config = (
   prefix = "OAUTH",
-  overrides: Partial<ClientCredentials.Options> & { readonly clientSecret?: Redacted.Redacted<string> | undefined } = {}
-): Config.Config<ClientCredentials.Options & { readonly clientSecret?: Redacted.Redacted<string> | undefined }> => {
+  overrides: Partial<ClientCredentials.Options> = {},
+  files?: ClientCredentials.FileSources
+): Config.Config<ClientCredentials.Options> => {
   // The endpoint is one field, so that its error accumulates with the others' (all missing variables at once).
   const endpoint = Config.all([optional(Config.string("TOKEN_URL")), optional(Config.string("ISSUER"))]).pipe(
     Config.mapOrFail(([tokenUrl, issuer]) => {
@@ -49,6 +50,10 @@ export const config = (
     endpoint,
     clientId: Config.string("CLIENT_ID"),
     clientSecret: optional(Config.redacted("CLIENT_SECRET")) as Config.Config<Redacted.Redacted<string> | undefined>,
+    files: Config.all({
+      secret: files === undefined ? Config.succeed(undefined) : optional(Config.string("CLIENT_SECRET_FILE")),
+      assertion: files === undefined ? Config.succeed(undefined) : optional(Config.string("CLIENT_ASSERTION_FILE"))
+    }),
     scope: optionalList("SCOPE"),
     audience: optional(Config.string("AUDIENCE")),
     resource: optionalList("RESOURCE"),
@@ -65,8 +70,31 @@ export const config = (
     })
   })
   return (prefix === "" ? fields : Config.nested(fields, prefix)).pipe(
-    Config.mapOrFail(({ clientAssertion, dpop, endpoint, ...env }) => {
-      const assertion = { ...overrides.clientAssertion, ...dropUndefined(clientAssertion) }
+    Config.mapOrFail(({ clientAssertion, dpop, endpoint, files: paths, ...env }) => {
+      if (paths.secret !== undefined && env.clientSecret !== undefined) {
+        return Either.left(ConfigError.InvalidData(
+          ["CLIENT_SECRET_FILE"],
+          `set one of ${variableName(prefix, "CLIENT_SECRET")} and ${variableName(prefix, "CLIENT_SECRET_FILE")}`
+        ))
+      }
+      if (paths.assertion !== undefined && clientAssertion.key !== undefined) {
+        return Either.left(ConfigError.InvalidData(
+          ["CLIENT_ASSERTION_FILE"],
+          `set one of ${variableName(prefix, "CLIENT_ASSERTION_KEY")} and ${
+            variableName(prefix, "CLIENT_ASSERTION_FILE")
+          }`
+        ))
+      }
+      const fromFiles = files === undefined ? {} : {
+        ...(paths.secret === undefined ? {} : { clientSecret: files.readFile(paths.secret, "client_secret") }),
+        ...(paths.assertion === undefined ? {} : { source: files.readFile(paths.assertion, "client_assertion") })
+      }
+      const { source, ...secretFromFile } = fromFiles as { source?: unknown; clientSecret?: unknown }
+      const assertion = {
+        ...overrides.clientAssertion,
+        ...dropUndefined(clientAssertion),
+        ...(source === undefined ? {} : { source })
+      }
       const dpopOptions = { ...overrides.dpop, ...dropUndefined(dpop) }
       if (dpop.key === undefined && dpop.alg !== undefined && overrides.dpop?.key === undefined) {
         return Either.left(
@@ -78,13 +106,11 @@ export const config = (
         ...rest,
         ...dropUndefined(endpoint),
         ...dropUndefined(env),
+        ...secretFromFile,
         ...(Object.keys(assertion).length > 0 ? { clientAssertion: assertion } : {}),
         ...(dpopOptions.key !== undefined ? { dpop: dpopOptions } : {})
-      } as ClientCredentials.Options & { readonly clientSecret?: Redacted.Redacted<string> | undefined }
-      return Either.mapLeft(
-        Either.map(validate(options), () => options),
-        (error) => namingVariable(error, prefix)
-      )
+      } as ClientCredentials.Options
+      return Either.mapLeft(validate(options), (error) => namingVariable(error, prefix))
     })
   )
 }
@@ -95,6 +121,7 @@ const variables: Readonly<Record<string, string>> = {
   issuer: "ISSUER",
   clientId: "CLIENT_ID",
   clientSecret: "CLIENT_SECRET",
+  "clientAssertion.source": "CLIENT_ASSERTION_FILE",
   scope: "SCOPE",
   audience: "AUDIENCE",
   resource: "RESOURCE",

@@ -12,6 +12,7 @@ import type * as Scope from "effect/Scope"
 import type * as NodeAuthorizedHttpClient from "../NodeAuthorizedHttpClient.js"
 import type * as NodeTokenProvider from "../NodeTokenProvider.js"
 import type * as NodeTransport from "../NodeTransport.js"
+import { nodeFiles } from "./credentialFiles.js"
 import { makeDispatcher } from "./nodeTransport.js"
 
 /**
@@ -27,7 +28,7 @@ export const split = (
   const hasCert = tls?.cert !== undefined && tls.key !== undefined
   const credentials: ClientCredentials.Options =
     grant.authMethod === undefined && grant.clientSecret === undefined && grant.clientAssertion?.key === undefined &&
-      hasCert
+      grant.clientAssertion?.source === undefined && hasCert
       ? { ...grant, authMethod: "tls_client_auth" }
       : grant
   if (credentials.authMethod === "tls_client_auth" && !hasCert) {
@@ -91,4 +92,5 @@ export const authorizedLayer = (
   }))
 
 /** @internal */
-export const defaultConfig = (): Config.Config<NodeTokenProvider.Options> => ClientCredentials.config()
+export const defaultConfig = (): Config.Config<NodeTokenProvider.Options> =>
+  ClientCredentials.config("OAUTH", {}, nodeFiles)
