@@ -5,6 +5,7 @@
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
@@ -195,6 +196,19 @@ describe("TokenExchange", () => {
       const token = yield* jwt.provider.get
       assert.deepStrictEqual([value(token), token.tokenType], ["issued-1", "N_A"])
       assert.strictEqual(jwt.state.forms[0]!.get("requested_token_type"), TokenExchange.TokenType.jwt)
+      // an N_A token authorizes nothing: the authorized client refuses before sending
+      const sent: Array<string> = []
+      const recorder = HttpClient.make((request) =>
+        Effect.sync(() => {
+          sent.push(request.url)
+          return HttpClientResponse.fromWeb(request, new Response("{}"))
+        })
+      )
+      const api = AuthorizedHttpClient.authorize(recorder, jwt.provider)
+      const refused = yield* Effect.flip(api.get("https://api.example.test/data"))
+      assert.isTrue(refused._tag === "RequestError" && refused.reason === "Encode", refused.message)
+      assert.include(refused.message, "N_A")
+      assert.deepStrictEqual(sent, [])
     }).pipe(Effect.provide(FetchHttpClient.layer)))
 
   it.scopedLive("the subject token never appears in an error, a log line or a span, even when the STS echoes it", () => {

@@ -139,7 +139,16 @@ export const authorizeWith = <E, R, R2>(
     onResponse: (response: HttpClientResponse.HttpClientResponse) => Effect.Effect<A, E2, R3>,
     proofer?: DPoP.Proofer | undefined
   ) =>
-    proofer !== undefined && token.tokenType === "DPoP" ?
+    token.tokenType === "N_A" ?
+      // a token exchange's answer that is not an access token (RFC 8693 §2.2.1) authorizes nothing
+      Effect.fail(
+        new HttpClientError.RequestError({
+          request,
+          reason: "Encode",
+          description: "the token is not an access token (token_type N_A, RFC 8693 §2.2.1); nothing was sent"
+        })
+      ) :
+      proofer !== undefined && token.tokenType === "DPoP" ?
       sendDPoP(request, token, onResponse, proofer) :
       Effect.matchEffect(
         inner.execute(HttpClientRequest.setHeader(request, "authorization", AccessToken.authorizationHeader(token))),
