@@ -185,10 +185,17 @@ const secretOf = (s: Settings): Effect.Effect<Option.Option<string>, CliError> =
   if (s.clientSecretStdin && Option.isSome(s.clientSecretFile)) {
     return Effect.fail(new CliError({ detail: "give either --client-secret-file or --client-secret-stdin, not both" }))
   }
+  // OAUTH_CLIENT_SECRET_FILE (a mounted secret) is read like --client-secret-file: once, a CLI run being short
+  const envFile = process.env.OAUTH_CLIENT_SECRET_FILE
+  if (envFile !== undefined && envFile !== "" && process.env.OAUTH_CLIENT_SECRET !== undefined) {
+    return Effect.fail(new CliError({ detail: "set one of OAUTH_CLIENT_SECRET and OAUTH_CLIENT_SECRET_FILE" }))
+  }
   const read = s.clientSecretStdin
     ? Effect.map(readStdin, Option.some)
     : Option.isSome(s.clientSecretFile)
     ? Effect.map(readText(s.clientSecretFile.value, "--client-secret-file"), Option.some)
+    : envFile !== undefined && envFile !== ""
+    ? Effect.map(readText(envFile, "OAUTH_CLIENT_SECRET_FILE"), Option.some)
     : Effect.succeed(Option.none<string>())
   return Effect.flatMap(read, (secret) => {
     if (Option.isNone(secret)) return Effect.succeed(secret)
