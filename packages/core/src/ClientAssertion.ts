@@ -88,7 +88,7 @@ export interface Options {
    * `OAUTH_CLIENT_ASSERTION_FILE`. Exclusive with `key`; `alg`, `kid`, `header`, `lifetime` and `audience`
    * do not apply. A failure should be a `TokenCredentialUnavailable`.
    *
-   * @since 0.3.0
+   * @since 0.2.0
    */
   readonly source?: Effect.Effect<Redacted.Redacted<string>, TokenError.TokenError> | undefined
 }
@@ -97,7 +97,7 @@ export interface Options {
  * The JOSE header `typ` of the assertions oauth-cc signs.
  *
  * @see https://datatracker.ietf.org/doc/draft-ietf-oauth-rfc7523bis/
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const assertionTyp: "client-authentication+jwt" = internal.assertionTyp

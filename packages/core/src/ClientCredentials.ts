@@ -233,7 +233,7 @@ export const config: {
  * again), failing with a `TokenCredentialUnavailable`. Core reads no file itself; `@oauth-cc/node-adapter`
  * gives one.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category config
  */
 export interface FileSources {

@@ -298,7 +298,7 @@ export class TokenDiscoveryFailed extends Data.TaggedError("TokenDiscoveryFailed
  * unreadable or empty. No request was sent. Terminal for this fetch; the next fetch reads the source again
  * (after `failureCooldown`). `detail` names the source (a path), never its content.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category errors
  */
 export class TokenCredentialUnavailable extends Data.TaggedError("TokenCredentialUnavailable")<{
@@ -307,13 +307,13 @@ export class TokenCredentialUnavailable extends Data.TaggedError("TokenCredentia
   /** What failed, in one line (the source, never the credential). */
   readonly detail: string
 }> {
-  /** @since 0.3.0 */
+  /** @since 0.2.0 */
   readonly [TypeId]: TypeId = TypeId
-  /** @since 0.3.0 */
+  /** @since 0.2.0 */
   get retryable(): boolean {
     return false
   }
-  /** @since 0.3.0 */
+  /** @since 0.2.0 */
   override get message(): string {
     return `the ${
       this.credential === "client_secret" ? "client secret" : "client assertion"

@@ -21,7 +21,7 @@
  *   (with the client secret) in any error text the server sends back; no log or span carries them.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8693
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Effect from "effect/Effect"
@@ -37,7 +37,7 @@ import * as TokenProvider from "./TokenProvider.js"
  * The `grant_type` of a token exchange request.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-2.1
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const grantType: "urn:ietf:params:oauth:grant-type:token-exchange" = internal.grantType
@@ -47,7 +47,7 @@ export const grantType: "urn:ietf:params:oauth:grant-type:token-exchange" = inte
  * `requestedTokenType`. Any other absolute URI may be used too.
  *
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-3
- * @since 0.3.0
+ * @since 0.2.0
  * @category constants
  */
 export const TokenType: {
@@ -70,7 +70,7 @@ export const TokenType: {
  * authentication and the cache (`scope`, `audience`, `resource` and `extraParams` are sent as in RFC 8693
  * §2.1), plus the tokens exchanged. DPoP is not supported here.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category models
  */
 export interface Options extends Omit<ClientCredentials.Options, "dpop"> {
@@ -121,7 +121,7 @@ export interface Options extends Omit<ClientCredentials.Options, "dpop"> {
  * ```
  *
  * @see https://www.rfc-editor.org/rfc/rfc8693#section-2
- * @since 0.3.0
+ * @since 0.2.0
  * @category constructors
  */
 export const make: (
@@ -131,7 +131,7 @@ export const make: (
 /**
  * A `TokenProvider` layer whose tokens come from a token exchange.
  *
- * @since 0.3.0
+ * @since 0.2.0
  * @category layers
  */
 export const layer = (options: Options): Layer.Layer<TokenProvider.TokenProvider, never, HttpClient.HttpClient> =>

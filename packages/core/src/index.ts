@@ -44,6 +44,6 @@ export * as TokenStore from "./TokenStore.js"
 export * as DPoP from "./DPoP.js"
 
 /**
- * @since 0.3.0
+ * @since 0.2.0
  */
 export * as TokenExchange from "./TokenExchange.js"
