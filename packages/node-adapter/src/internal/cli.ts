@@ -208,6 +208,30 @@ const secretOf = (s: Settings): Effect.Effect<Option.Option<string>, CliError> =
   })
 }
 
+/**
+ * `OAUTH_CLIENT_ASSERTION_FILE`: a pre-made JWT (workload identity: a Kubernetes projected service account
+ * token, `AZURE_FEDERATED_TOKEN_FILE`, a CI OIDC token) sent as `client_assertion` (`private_key_jwt`). Read once,
+ * like the secret file, a CLI run being short. Exclusive with a key we would sign with.
+ */
+const assertionOf = (s: Settings): Effect.Effect<Option.Option<string>, CliError> => {
+  const file = process.env.OAUTH_CLIENT_ASSERTION_FILE
+  if (file === undefined || file === "") return Effect.succeed(Option.none())
+  const key = process.env.OAUTH_CLIENT_ASSERTION_KEY
+  if (Option.isSome(s.clientAssertionKeyFile) || (key !== undefined && key !== "")) {
+    return Effect.fail(
+      new CliError({
+        detail: "set one of OAUTH_CLIENT_ASSERTION_FILE and OAUTH_CLIENT_ASSERTION_KEY (--client-assertion-key-file)"
+      })
+    )
+  }
+  return Effect.flatMap(readText(file, "OAUTH_CLIENT_ASSERTION_FILE"), (text) => {
+    const value = dropNewline(text)
+    return value.length === 0
+      ? Effect.fail(new CliError({ detail: "the client assertion file is empty" }))
+      : Effect.succeed(Option.some(value))
+  })
+}
+
 /** Flags win over `OAUTH_*` env vars: a map provider in front of the env provider. */
 const providerOf = (
   s: Settings,
@@ -376,12 +400,19 @@ const session = (s: Settings): Effect.Effect<Session, CliError | ConfigError.Con
   Effect.gen(function*() {
     const mask = yield* CliMask
     const secret = yield* secretOf(s)
+    const assertion = yield* assertionOf(s)
+    // the JWT is a credential: every encoding of it is masked in what the CLI prints
+    if (Option.isSome(assertion)) mask.addToken(Redacted.make(assertion.value))
     const assertionKey = Option.isSome(s.clientAssertionKeyFile)
       ? Option.some(yield* readText(s.clientAssertionKeyFile.value, "--client-assertion-key-file"))
       : Option.none()
     // check: a DPoP key that Web Crypto refuses is a configuration error (exit 2), not a defect of make
     const credentials = yield* Effect.withConfigProvider(
-      ClientCredentials.config(),
+      Option.isSome(assertion)
+        ? ClientCredentials.config("OAUTH", {
+          clientAssertion: { source: Effect.succeed(Redacted.make(assertion.value)) }
+        })
+        : ClientCredentials.config(),
       providerOf(s, secret, assertionKey)
     ).pipe(Effect.flatMap(ClientCredentials.check))
     if (credentials.clientSecret !== undefined) mask.addSecret(credentials.clientSecret, credentials.clientId)
@@ -616,6 +647,9 @@ const doctorCommand = Command.make(
           `client ${grant.clientId}`,
           grant.clientSecret !== undefined ? `secret set (${secretSource}, not shown)` : "no secret",
           grant.clientAssertion?.key !== undefined ? "assertion key set" : undefined,
+          grant.clientAssertion?.source !== undefined
+            ? "assertion set (from OAUTH_CLIENT_ASSERTION_FILE, not shown)"
+            : undefined,
           grant.dpop !== undefined ? "DPoP key set (tokens are DPoP-bound)" : undefined,
           grant.scope !== undefined ? `scope "${[grant.scope].flat().join(" ")}"` : undefined
         ].filter((part) => part !== undefined).join(", "),
@@ -642,7 +676,8 @@ const doctorCommand = Command.make(
           })
         }
       }
-      const method = grant.authMethod ??
+      const fromFile = grant.clientAssertion?.source !== undefined
+      const method = grant.authMethod ?? (fromFile ? "private_key_jwt" : undefined) ??
         Discovery.chooseAuthMethod(supported, {
           hasKey: grant.clientAssertion?.key !== undefined,
           hasSecret: grant.clientSecret !== undefined
@@ -652,7 +687,13 @@ const doctorCommand = Command.make(
         label: "auth method",
         ok: true,
         detail: `${method}${
-          grant.authMethod !== undefined ? "" : supported !== undefined ? " (from the metadata)" : " (default)"
+          fromFile
+            ? " (a pre-made assertion from OAUTH_CLIENT_ASSERTION_FILE)"
+            : grant.authMethod !== undefined
+            ? ""
+            : supported !== undefined
+            ? " (from the metadata)"
+            : " (default)"
         }`,
         code: ExitCode.Usage
       })
