@@ -15,6 +15,7 @@ import * as DPoP from "./DPoP.js"
 import * as internal from "./internal/clientCredentials.js"
 import * as InternalConfig from "./internal/clientCredentialsConfig.js"
 import * as InternalScrub from "./internal/scrub.js"
+import * as Telemetry from "./internal/telemetry.js"
 import type * as TokenError from "./TokenError.js"
 
 /**
@@ -284,3 +285,19 @@ export const check = <A extends Options>(options: A): Effect.Effect<A, ConfigErr
     Effect.as(options),
     Effect.mapError((error) => ConfigError.InvalidData(["DPOP_KEY"], `OAUTH_DPOP_KEY (dpop.key): ${error.message}`))
   )
+
+/**
+ * A URL as oauth-cc shows it (in spans' `url.full`, and in what the `oauth-cc` CLI prints): without
+ * credentials or fragment, each query parameter keeping its name while its value becomes `REDACTED` (a query
+ * may carry a signature or a key).
+ *
+ * @example
+ * import * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
+ *
+ * console.log(ClientCredentials.redactUrl(new URL("https://u:p@auth.example.com/token?sig=abc#x")))
+ * // https://auth.example.com/token?sig=REDACTED
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const redactUrl: (url: URL) => string = Telemetry.safeUrl

@@ -1,3 +1,4 @@
+import * as ClientCredentials from "@oauth-cc/core/ClientCredentials"
 import * as Effect from "effect/Effect"
 import * as tls from "node:tls"
 import { isLoopbackHost } from "./nodeTransport.js"
@@ -119,17 +120,9 @@ export const tlsCheck = (
  * @internal
  */
 export const shownUrl = (url: URL | string): string => {
-  let copy: URL
   try {
-    copy = new URL(String(url))
+    return ClientCredentials.redactUrl(new URL(String(url)))
   } catch {
     return "(not a valid URL)"
   }
-  copy.username = ""
-  copy.password = ""
-  copy.hash = ""
-  if (copy.search !== "") {
-    copy.search = Array.from(copy.searchParams.keys(), (key) => `${encodeURIComponent(key)}=REDACTED`).join("&")
-  }
-  return copy.href
 }
